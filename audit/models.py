@@ -1,0 +1,1 @@
+# History tables are created per business object by audit.history.track().

@@ -1,0 +1,156 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from . import services
+from .exceptions import ObjectInUse
+from .models import BusinessObject, Company, Membership
+from .registry import registrations
+
+
+def admin_company_ids(user) -> list[int]:
+    """Companies whose business objects ``user`` may manage in the admin."""
+    return list(
+        Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list(
+            "company_id", flat=True
+        )
+    )
+
+
+class CompanyScopedAdmin(admin.ModelAdmin):
+    """Admin for a business object: company admins see only their companies' rows,
+    and every save and delete goes through the services (history and events)."""
+
+    readonly_fields = (
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    )
+    list_display = ("__str__", "company", "version", "updated_at")
+
+    def _is_company_admin(self, request) -> bool:
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and bool(admin_company_ids(request.user))
+        )
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or self._is_company_admin(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and self._owns(request, obj)
+
+    has_add_permission = has_module_permission
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj)
+
+    def _owns(self, request, obj) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        return obj.company_id in admin_company_ids(request.user)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(company_id__in=admin_company_ids(request.user))
+
+    def get_list_filter(self, request):
+        return ("company",) if request.user.is_superuser else ()
+
+    def get_fields(self, request, obj=None):
+        fields = [f for f in super().get_fields(request, obj) if f != "company"]
+        return (["company"] if obj is None else []) + fields
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly + ["company"] if obj is not None else readonly
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser:
+            company_ids = admin_company_ids(request.user)
+            if related is Company:
+                kwargs["queryset"] = Company.objects.filter(pk__in=company_ids)
+            elif issubclass(related, BusinessObject):
+                kwargs["queryset"] = related.objects.filter(company_id__in=company_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        data = {
+            name: form.cleaned_data[name]
+            for name in form.changed_data
+            if name in form.cleaned_data and name != "company"
+        }
+        extensions = getattr(form, "extension_values", None)
+        if change:
+            services.update(obj, data=data, extensions=extensions, user=request.user)
+        else:
+            fields = {
+                name: form.cleaned_data[name]
+                for name in form.cleaned_data
+                if name != "company" and name in {f.name for f in obj._meta.fields}
+            }
+            created = services.create(
+                type(obj),
+                data=fields,
+                extensions=extensions,
+                company=form.cleaned_data["company"],
+                user=request.user,
+            )
+            obj.pk = created.pk
+            obj.__dict__.update(created.__dict__)
+
+    def delete_model(self, request, obj):
+        try:
+            services.delete(obj, user=request.user)
+        except ObjectInUse as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            try:
+                services.delete(obj, user=request.user)
+            except ObjectInUse as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        # Business objects have no m2m; inlines would bypass the services.
+        return None
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "created_at")
+    search_fields = ("name",)
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "company", "role", "is_default")
+    list_filter = ("role", "company")
+
+
+def build_admin(registration) -> type[CompanyScopedAdmin]:
+    return type(
+        f"{registration.model.__name__}Admin",
+        (CompanyScopedAdmin,),
+        {"search_fields": registration.search_fields},
+    )
+
+
+for _registration in registrations():
+    if not admin.site.is_registered(_registration.model):
+        admin.site.register(_registration.model, build_admin(_registration))

@@ -1,0 +1,21 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from businessobjects.exceptions import ObjectInUse, VersionConflict
+
+
+def exception_handler(exc, context):
+    """DRF's handler, plus the framework's own errors mapped to 4xx."""
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        exc = exceptions.ValidationError(detail)
+    if isinstance(exc, VersionConflict):
+        return Response(
+            {"version": [str(exc)], "current_version": exc.actual},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, ObjectInUse):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,74 @@
+from rest_framework import exceptions, permissions
+
+from businessobjects import context, selectors
+
+COMPANY_HEADER = "X-Company-ID"
+
+
+def resolve_company(request):
+    """Set ``request.company`` and ``request.membership`` from the header or default.
+
+    A company the user is not a member of is a 403; no company at all is a 400.
+    """
+    if getattr(request, "company", None) is not None:
+        return request.company
+    user = request.user
+    raw = request.headers.get(COMPANY_HEADER)
+    membership = None
+    if raw:
+        try:
+            company_id = int(raw)
+        except ValueError:
+            raise exceptions.ValidationError(
+                {
+                    COMPANY_HEADER: [
+                        f"Must be a company id (an integer), not {raw[:40]!r}."
+                    ]
+                }
+            ) from None
+        membership = selectors.membership_for(user, company_id)
+        if membership is None and not user.is_superuser:
+            raise exceptions.PermissionDenied("You are not a member of this company.")
+        company = (
+            membership.company
+            if membership
+            else selectors.companies_for_user(user).filter(pk=company_id).first()
+        )
+        if company is None:
+            raise exceptions.PermissionDenied("You are not a member of this company.")
+    else:
+        membership = selectors.default_membership(user)
+        if membership is None:
+            raise exceptions.ValidationError(
+                {COMPANY_HEADER: ["No company: send X-Company-ID or get a membership."]}
+            )
+        company = membership.company
+    request.company = company
+    request.membership = membership
+    context.set_company(company)
+    context.set_user(user)
+    return company
+
+
+def is_company_admin(request) -> bool:
+    membership = getattr(request, "membership", None)
+    return request.user.is_superuser or bool(membership and membership.is_admin)
+
+
+class IsCompanyMember(permissions.BasePermission):
+    """Authenticated, and a member of the active company (resolved here)."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        resolve_company(request)
+        return True
+
+
+class IsCompanyAdminOrReadOnly(IsCompanyMember):
+    message = "Only company admins may change this."
+
+    def has_permission(self, request, view) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        return request.method in permissions.SAFE_METHODS or is_company_admin(request)

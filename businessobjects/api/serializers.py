@@ -1,0 +1,121 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from businessobjects.models import BusinessObject, Company
+from extensions import services as ext
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": True,
+        "description": (
+            "Custom fields of this object: name -> value, typed by the company's "
+            "field definitions (decimals as strings, dates and datetimes ISO 8601). "
+            "On write the object merges: keys given are set, null clears one, keys "
+            "left out are kept."
+        ),
+    }
+)
+class ExtensionsField(serializers.Field):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("source", "*")
+        super().__init__(**kwargs)
+
+    def to_representation(self, instance):
+        values = getattr(instance, "_merp_extensions", None)
+        if values is None:
+            values = ext.current_values(instance)
+            instance._merp_extensions = values
+        return values
+
+    def to_internal_value(self, data):
+        if data is None:
+            return {"extensions": {}}
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                "Expected an object of custom field name -> value."
+            )
+        return {"extensions": data}
+
+
+class BusinessObjectSerializer(serializers.ModelSerializer):
+    """Base serializer: system fields read-only, references limited to the company."""
+
+    company = serializers.PrimaryKeyRelatedField(read_only=True)
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The version you read; a stale one gets 409 and changes nothing.",
+    )
+    extensions = ExtensionsField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        company = getattr(self.context.get("request"), "company", None)
+        for field in fields.values():
+            queryset = getattr(field, "queryset", None)
+            if queryset is not None and issubclass(queryset.model, BusinessObject):
+                # Without a company (schema generation) nothing is selectable.
+                field.queryset = (
+                    queryset.model.objects.for_company(company)
+                    if company is not None
+                    else queryset.none()
+                )
+        return fields
+
+
+def build_serializer(registration):
+    model = registration.model
+    own = registration.serializer_fields or tuple(
+        f.name
+        for f in model._meta.concrete_fields
+        if f.name not in BusinessObject.SYSTEM_FIELDS
+    )
+    meta = type(
+        "Meta",
+        (),
+        {
+            "model": model,
+            "fields": (
+                "id",
+                "company",
+                "version",
+                "created_at",
+                "updated_at",
+                *own,
+                "extensions",
+            ),
+            "read_only_fields": ("id", "created_at", "updated_at"),
+            # Uniqueness is checked by the service (per company), not DRF's
+            # table-wide validators.
+            "validators": [],
+        },
+    )
+    return type(
+        f"{model.__name__}Serializer", (BusinessObjectSerializer,), {"Meta": meta}
+    )
+
+
+class CompanySerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    is_default = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Company
+        fields = ("id", "name", "role", "is_default")
+
+    def _membership(self, company):
+        return self.context.get("memberships", {}).get(company.pk)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_role(self, company):
+        membership = self._membership(company)
+        return membership.role if membership else None
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_is_default(self, company) -> bool:
+        membership = self._membership(company)
+        return bool(membership and membership.is_default)

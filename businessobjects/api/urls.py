@@ -1,0 +1,23 @@
+from django.urls import path
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.routers import DefaultRouter
+
+from businessobjects.registry import registrations
+
+from .views import CompanyViewSet
+
+
+def build_router() -> DefaultRouter:
+    router = DefaultRouter()
+    router.register("companies", CompanyViewSet, basename="company")
+    for registration in registrations():
+        router.register(
+            registration.plural, registration.viewset_class, basename=registration.name
+        )
+    return router
+
+
+urlpatterns = [
+    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    *build_router().urls,
+]

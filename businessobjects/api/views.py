@@ -1,0 +1,112 @@
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import filters, mixins, viewsets
+from rest_framework.permissions import IsAuthenticated
+
+from audit.api import HistoryMixin
+from businessobjects import selectors, services
+from businessobjects.models import Membership
+from extensions import services as ext
+from extensions.filters import ExtensionFilterBackend, ExtensionOrderingFilter
+
+from .filters import StrictQueryParamsBackend
+from .permissions import IsCompanyMember
+from .serializers import CompanySerializer
+
+
+class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
+    """CRUD over one registered business object; writes go through the services."""
+
+    registration = None  # set by build_viewset
+    permission_classes = [IsCompanyMember]
+    filter_backends = [
+        StrictQueryParamsBackend,
+        DjangoFilterBackend,
+        ExtensionFilterBackend,
+        filters.SearchFilter,
+        ExtensionOrderingFilter,
+    ]
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        model = self.registration.model
+        company = getattr(self.request, "company", None)
+        if company is None:  # schema generation
+            return model.objects.none()
+        return selectors.list_objects(model, company=company)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page and isinstance(page[0], self.registration.model):
+            ext.prefetch(page)
+        return page
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("version", None)
+        extensions = data.pop("extensions", None)
+        serializer.instance = services.create(
+            self.registration.model,
+            data=data,
+            extensions=extensions,
+            company=self.request.company,
+            user=self.request.user,
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        expected_version = data.pop("version", None)
+        extensions = data.pop("extensions", None)
+        serializer.instance = services.update(
+            serializer.instance,
+            data=data,
+            extensions=extensions,
+            expected_version=expected_version,
+            user=self.request.user,
+        )
+
+    def perform_destroy(self, instance):
+        version = self.request.query_params.get("version")
+        services.delete(
+            instance,
+            expected_version=int(version) if version and version.isdigit() else None,
+            user=self.request.user,
+        )
+
+
+def build_viewset(registration):
+    model = registration.model
+    ordering_fields = registration.ordering_fields or [
+        f.name for f in model._meta.concrete_fields
+    ]
+    return type(
+        f"{model.__name__}ViewSet",
+        (BusinessObjectViewSet,),
+        {
+            "registration": registration,
+            "queryset": model.objects.none(),
+            "serializer_class": registration.serializer_class,
+            "filterset_fields": list(registration.filter_fields),
+            "search_fields": list(registration.search_fields),
+            "ordering_fields": list(ordering_fields),
+        },
+    )
+
+
+class CompanyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The companies the user belongs to (superusers: all)."""
+
+    serializer_class = CompanySerializer
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+
+    def get_queryset(self):
+        return selectors.companies_for_user(self.request.user).order_by("name")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if self.request.user.is_authenticated:
+            context["memberships"] = {
+                m.company_id: m
+                for m in Membership.objects.filter(user=self.request.user)
+            }
+        return context

@@ -1,0 +1,51 @@
+"""One settings object for the framework: ``merp_settings.AUDIT_ENABLED`` etc.
+
+Values come from ``settings.MERP`` with the defaults below; the object reloads when
+``settings.MERP`` (or a flag) is overridden, so ``override_settings`` works in tests.
+"""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS = {
+    # Write history rows for every business-object change.
+    "AUDIT_ENABLED": True,
+    # Write an outbox event for every business-object change.
+    "EVENT_PUBLISHING_ENABLED": True,
+    # Prefix of every Redis stream name (``<prefix><model>_events``).
+    "EVENT_STREAM_PREFIX": "",
+    # Approximate MAXLEN passed to XADD.
+    "EVENT_STREAM_MAXLEN": 1_000_000,
+    # Days sent outbox events are kept for replay.
+    "EVENT_RETENTION_DAYS": 7,
+    # Default and maximum page size of list endpoints.
+    "PAGE_SIZE": 50,
+    "MAX_PAGE_SIZE": 500,
+    # Rows per INSERT in bulk paths.
+    "BULK_BATCH_SIZE": 1000,
+}
+
+
+class MerpSettings:
+    def __getattr__(self, name: str):
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown M-ERP setting {name!r}")
+        configured = getattr(settings, "MERP", {})
+        # Top-level flags win so that override_settings(AUDIT_ENABLED=False) works.
+        if name in ("AUDIT_ENABLED", "EVENT_PUBLISHING_ENABLED") and hasattr(
+            settings, name
+        ):
+            return getattr(settings, name)
+        return configured.get(name, DEFAULTS[name])
+
+
+merp_settings = MerpSettings()
+
+
+def _sync_simple_history(*, setting, value, **kwargs):
+    # Keep simple-history's global switch in step with AUDIT_ENABLED.
+    if setting == "AUDIT_ENABLED":
+        settings.SIMPLE_HISTORY_ENABLED = value
+
+
+setting_changed.connect(_sync_simple_history, dispatch_uid="merp_sync_simple_history")

@@ -1,0 +1,66 @@
+"""Who is acting, for which company, under which correlation id.
+
+Kept in contextvars so services, history and events read the same values whether
+the write comes from a request, a Celery task or a management command.
+"""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+_user: ContextVar[Any] = ContextVar("merp_user", default=None)
+_company: ContextVar[Any] = ContextVar("merp_company", default=None)
+_correlation_id: ContextVar[str | None] = ContextVar(
+    "merp_correlation_id", default=None
+)
+
+
+def get_user():
+    return _user.get()
+
+
+def get_company():
+    return _company.get()
+
+
+def get_correlation_id() -> str:
+    """Return the active correlation id, making one for this context if none is set."""
+    value = _correlation_id.get()
+    if value is None:
+        value = str(uuid.uuid4())
+        _correlation_id.set(value)
+    return value
+
+
+def set_user(user) -> None:
+    _user.set(user if getattr(user, "is_authenticated", False) else None)
+
+
+def set_company(company) -> None:
+    _company.set(company)
+
+
+def set_correlation_id(value: str | None) -> None:
+    _correlation_id.set(value)
+
+
+@contextmanager
+def use_context(
+    *, user=None, company=None, correlation_id: str | None = None
+) -> Iterator[None]:
+    """Run a block as ``user`` in ``company`` (for tasks, commands and scripts)."""
+    tokens = (
+        _user.set(user),
+        _company.set(company),
+        _correlation_id.set(
+            correlation_id or _correlation_id.get() or str(uuid.uuid4())
+        ),
+    )
+    try:
+        yield
+    finally:
+        _correlation_id.reset(tokens[2])
+        _company.reset(tokens[1])
+        _user.reset(tokens[0])

@@ -1,0 +1,14 @@
+class VersionConflict(Exception):
+    """The caller's ``version`` is not the stored one (someone else wrote first)."""
+
+    def __init__(self, *, expected: int, actual: int):
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"Version conflict: you sent version {expected}, the stored version is "
+            f"{actual}. Reload the object and apply your change again."
+        )
+
+
+class ObjectInUse(Exception):
+    """The object cannot be deleted while other business objects refer to it."""

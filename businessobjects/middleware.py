@@ -1,0 +1,35 @@
+import re
+import uuid
+
+from . import context
+
+CORRELATION_HEADER = "X-Correlation-ID"
+# Accept caller ids that are safe to store and echo; anything else gets a fresh one.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,100}$")
+
+
+class RequestContextMiddleware:
+    """Set the correlation id (and the session user) for the request and echo the id.
+
+    The active company is resolved later, by the API permission or the admin, once
+    DRF has authenticated the user; this middleware clears it afterwards.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get(CORRELATION_HEADER, "")
+        correlation_id = incoming if _SAFE_ID.match(incoming) else str(uuid.uuid4())
+        request.correlation_id = correlation_id
+        context.set_correlation_id(correlation_id)
+        context.set_user(getattr(request, "user", None))
+        context.set_company(None)
+        try:
+            response = self.get_response(request)
+        finally:
+            context.set_user(None)
+            context.set_company(None)
+            context.set_correlation_id(None)
+        response[CORRELATION_HEADER] = correlation_id
+        return response

@@ -1,0 +1,321 @@
+"""The single write path for business objects.
+
+Every create, update and delete runs in ONE transaction that writes, together:
+the row, its custom-field values (``extensions.services``), its history row
+(``audit``, via django-simple-history with the change set attached) and its outbox
+event (``events.outbox``). Views, admin, tasks and commands call these functions;
+nothing else saves a business object.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+
+from audit import recorder as audit
+from events import outbox
+from extensions import services as ext
+
+from . import context
+from .conf import merp_settings
+from .exceptions import ObjectInUse, VersionConflict
+from .models import BusinessObject
+from .registry import get_registration
+
+BO = TypeVar("BO", bound=BusinessObject)
+
+# Fields that are bookkeeping, not business changes.
+_UNTRACKED = frozenset({"id", "version", "created_at", "updated_at", "extensions"})
+
+
+def create(
+    model: type[BO],
+    *,
+    data: Mapping[str, Any],
+    extensions: Mapping[str, Any] | None = None,
+    company=None,
+    user=None,
+) -> BO:
+    """Create a ``model`` row for ``company`` from ``data`` (field name -> value)."""
+    company = _company(company)
+    user = _user(user)
+    with transaction.atomic():
+        instance = model(company=company, created_by=user, updated_by=user)
+        _assign(instance, data)
+        _clean(instance)
+        staged = ext.prepare(model, company, extensions, instance=None)
+        instance._merp_extensions = staged.values
+        changes = _diff({}, _represent(instance)) | _ext_changes(staged)
+        _save(instance, user=user, changes=changes)
+        ext.write(instance, staged)
+        _publish([instance], "created", user=user, changes=[changes])
+    return instance
+
+
+def update(
+    instance: BO,
+    *,
+    data: Mapping[str, Any] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+    user=None,
+) -> BO:
+    """Apply ``data`` and ``extensions`` (merged) to ``instance`` under a row lock.
+
+    ``expected_version`` enables the optimistic lock: if it differs from the stored
+    version, ``VersionConflict`` is raised and nothing changes. An update that
+    changes nothing writes nothing (no version bump, history or event).
+    """
+    user = _user(user)
+    model = type(instance)
+    with transaction.atomic():
+        locked = _lock(instance)
+        if expected_version is not None and expected_version != locked.version:
+            raise VersionConflict(expected=expected_version, actual=locked.version)
+        before = _represent(locked)
+        _assign(locked, data or {})
+        _clean(locked)
+        staged = ext.prepare(model, locked.company, extensions, instance=locked)
+        locked._merp_extensions = staged.values
+        changes = _diff(before, _represent(locked)) | _ext_changes(staged)
+        if changes:
+            locked.version += 1
+            locked.updated_by = user
+            _save(locked, user=user, changes=changes)
+            ext.write(locked, staged)
+            _publish([locked], "updated", user=user, changes=[changes])
+    _copy_state(locked, instance)
+    return instance
+
+
+def delete(instance: BO, *, expected_version: int | None = None, user=None) -> None:
+    """Delete ``instance``; its history and custom-field values stay auditable."""
+    user = _user(user)
+    with transaction.atomic():
+        locked = _lock(instance)
+        if expected_version is not None and expected_version != locked.version:
+            raise VersionConflict(expected=expected_version, actual=locked.version)
+        locked._merp_extensions = ext.current_values(locked)
+        before = _represent(locked)
+        changes = _diff(before, {})
+        pk = locked.pk
+        locked._history_user = user
+        locked._merp_changes = changes
+        ext.remove(locked)
+        try:
+            # simple-history's post_delete obeys SIMPLE_HISTORY_ENABLED, which
+            # follows AUDIT_ENABLED (settings and businessobjects.conf).
+            with transaction.atomic():
+                locked.delete()
+        except models.ProtectedError as exc:
+            names = sorted(
+                {type(o)._meta.verbose_name_plural for o in exc.protected_objects}
+            )
+            raise ObjectInUse(
+                f"This {type(locked)._meta.verbose_name} is still referenced by "
+                f"{', '.join(names)}; delete or reassign those first."
+            ) from exc
+        locked.pk = pk
+        _publish([locked], "deleted", user=user, changes=[changes], payload=[before])
+
+
+def bulk_create(
+    model: type[BO],
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    company=None,
+    user=None,
+    batch_size: int | None = None,
+) -> list[BO]:
+    """Create many rows in one transaction, batched: rows, values, history, outbox.
+
+    Each row is a mapping of field values, optionally with an ``extensions`` key.
+    Every row is validated before anything is written; errors are reported as
+    ``{"rows": {index: errors}}`` and nothing is written.
+    """
+    company = _company(company)
+    user = _user(user)
+    batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
+    pending: list[tuple[BO, ext.ExtensionWrite]] = []
+    errors: dict[int, Any] = {}
+    for index, row in enumerate(rows):
+        row = dict(row)
+        extensions = row.pop("extensions", None)
+        instance = model(company=company, created_by=user, updated_by=user)
+        try:
+            _assign(instance, row)
+            _clean(instance, validate_unique=False)
+            staged = ext.prepare(model, company, extensions, instance=None)
+        except ValidationError as exc:
+            errors[index] = _error_dict(exc)
+            continue
+        instance._merp_extensions = staged.values
+        pending.append((instance, staged))
+    if errors:
+        raise ValidationError({"rows": [f"row {i}: {e}" for i, e in errors.items()]})
+
+    created: list[BO] = []
+    with transaction.atomic():
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start : start + batch_size]
+            instances = [instance for instance, _ in chunk]
+            try:
+                with transaction.atomic():
+                    model.objects.bulk_create(instances)
+            except IntegrityError as exc:
+                raise ValidationError(
+                    {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
+                ) from exc
+            changes = [_diff({}, _represent(i)) | _ext_changes(s) for i, s in chunk]
+            audit.bulk_record(instances, "+", user=user, changes=changes)
+            ext.bulk_write(chunk)
+            _publish(instances, "created", user=user, changes=changes)
+            created.extend(instances)
+    return created
+
+
+# -- internals ---------------------------------------------------------------
+
+
+def _company(company):
+    company = company if company is not None else context.get_company()
+    if company is None:
+        raise ValueError(
+            "No company: pass company= or run inside businessobjects.context."
+            "use_context(company=...)."
+        )
+    return company
+
+
+def _user(user):
+    return user if user is not None else context.get_user()
+
+
+def _assign(instance: BusinessObject, data: Mapping[str, Any]) -> None:
+    for name, value in data.items():
+        if name in BusinessObject.SYSTEM_FIELDS or name == "extensions":
+            raise ValidationError({name: ["This field is managed by the framework."]})
+        try:
+            field = instance._meta.get_field(name)
+        except Exception:
+            raise ValidationError({name: ["Unknown field."]}) from None
+        if (
+            field.is_relation
+            and value is not None
+            and not isinstance(value, models.Model)
+        ):
+            setattr(instance, field.attname, value)
+        else:
+            setattr(instance, name, value)
+
+
+def _clean(instance: BusinessObject, *, validate_unique: bool = True) -> None:
+    instance.full_clean(
+        exclude=["company", "created_by", "updated_by"],
+        validate_unique=validate_unique,
+        validate_constraints=validate_unique,
+    )
+    # A reference to another business object must stay inside the company.
+    for field in instance._meta.concrete_fields:
+        related = field.related_model
+        if (
+            field.is_relation
+            and related is not None
+            and issubclass(related, BusinessObject)
+            and getattr(instance, field.attname) is not None
+        ):
+            exists = related.objects.for_company(instance.company_id).filter(
+                pk=getattr(instance, field.attname)
+            )
+            if not exists.exists():
+                pk = getattr(instance, field.attname)
+                message = f'Invalid pk "{pk}" - object does not exist.'
+                raise ValidationError({field.name: [message]})
+
+
+def _lock(instance: BO) -> BO:
+    model = type(instance)
+    return (
+        model.objects.select_for_update()
+        .for_company(instance.company_id)
+        .get(pk=instance.pk)
+    )
+
+
+def _represent(instance: BusinessObject) -> dict:
+    return get_registration(instance).represent(instance)
+
+
+def _diff(before: dict, after: dict) -> dict:
+    changes = {}
+    for key in before.keys() | after.keys():
+        if key in _UNTRACKED:
+            continue
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            changes[key] = {"old": old, "new": new}
+    return changes
+
+
+def _ext_changes(staged: "ext.ExtensionWrite") -> dict:
+    return {f"extensions.{name}": change for name, change in staged.changes.items()}
+
+
+def _save(instance: BusinessObject, *, user, changes: dict) -> None:
+    instance._history_user = user
+    instance._merp_changes = changes
+    if not merp_settings.AUDIT_ENABLED:
+        instance.skip_history_when_saving = True
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"non_field_errors": [f"Violates a uniqueness rule: {exc}".splitlines()[0]]}
+        ) from exc
+    finally:
+        # Never let a later save outside the services reuse this change set.
+        instance.__dict__.pop("skip_history_when_saving", None)
+        instance.__dict__.pop("_merp_changes", None)
+
+
+def _publish(
+    instances: list[BusinessObject],
+    action: str,
+    *,
+    user,
+    changes: list[dict],
+    payload: list[dict] | None = None,
+) -> None:
+    if not merp_settings.EVENT_PUBLISHING_ENABLED:
+        return
+    registration = get_registration(instances[0])
+    correlation_id = context.get_correlation_id()
+    user_id = getattr(user, "pk", None)
+    events = [
+        outbox.build_event(
+            aggregate_type=registration.name,
+            action=action,
+            aggregate_id=instance.pk,
+            company_id=instance.company_id,
+            user_id=user_id,
+            correlation_id=correlation_id,
+            version=instance.version,
+            payload=payload[i] if payload else registration.represent(instance),
+            changes=changes[i],
+        )
+        for i, instance in enumerate(instances)
+    ]
+    outbox.enqueue(events)
+
+
+def _error_dict(exc: ValidationError) -> Any:
+    return exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+
+
+def _copy_state(source: BO, target: BO) -> None:
+    if source is not target:
+        target.__dict__.update(
+            {k: v for k, v in source.__dict__.items() if not k.startswith("_state")}
+        )

@@ -1,0 +1,64 @@
+import uuid
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+
+class OutboxEvent(models.Model):
+    """A domain event, written in the transaction of the change it describes.
+
+    The relay forwards unsent rows to Redis Streams; each row keeps its own state
+    (``sent_at``), never a high-water mark, because ids are assigned at insert and
+    rows commit out of id order.
+    """
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_type = models.CharField(max_length=100)
+    stream = models.CharField(max_length=150)
+    aggregate_type = models.CharField(max_length=100)
+    aggregate_id = models.CharField(max_length=64)
+    company_id = models.BigIntegerField()
+    user_id = models.BigIntegerField(null=True, blank=True)
+    correlation_id = models.CharField(max_length=100, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    version = models.PositiveIntegerField()
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    changes = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    stream_id = models.CharField(max_length=40, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                name="outbox_pending",
+                condition=models.Q(sent_at__isnull=True),
+            ),
+            models.Index(fields=["company_id", "id"], name="outbox_company_id"),
+            models.Index(fields=["correlation_id"], name="outbox_correlation"),
+            models.Index(fields=["occurred_at"], name="outbox_occurred_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.aggregate_id} ({self.event_id})"
+
+    def as_stream_fields(self) -> dict[str, str]:
+        """Return the entry fields of DESIGN.md, as strings for XADD."""
+        import json
+
+        return {
+            "event_id": str(self.event_id),
+            "event_type": self.event_type,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "company_id": str(self.company_id),
+            "user_id": "" if self.user_id is None else str(self.user_id),
+            "correlation_id": self.correlation_id,
+            "occurred_at": self.occurred_at.isoformat(),
+            "version": str(self.version),
+            "payload": json.dumps(self.payload, cls=DjangoJSONEncoder),
+            "changes": json.dumps(self.changes, cls=DjangoJSONEncoder),
+        }
