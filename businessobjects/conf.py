@@ -23,6 +23,9 @@ DEFAULTS = {
     "MAX_PAGE_SIZE": 500,
     # Rows per INSERT in bulk paths.
     "BULK_BATCH_SIZE": 1000,
+    # Seconds custom-field definitions stay cached (changes invalidate at once
+    # with Redis; the local-memory cache is per process, so this bounds staleness).
+    "EXTENSIONS_CACHE_TIMEOUT": 300,
 }
 
 

@@ -169,7 +169,7 @@ def bulk_create(
                 ) from exc
             changes = [_diff({}, _represent(i)) | _ext_changes(s) for i, s in chunk]
             audit.bulk_record(instances, "+", user=user, changes=changes)
-            ext.bulk_write(chunk)
+            ext.bulk_write(chunk, user=user)
             _publish(instances, "created", user=user, changes=changes)
             created.extend(instances)
     return created

@@ -1,52 +1,598 @@
-"""Custom-field values as the business-object services see them.
+"""Custom fields: values as the business-object services write them, and definitions.
 
-The write path calls, inside its one transaction:
+The business-object write path (``businessobjects.services``) calls, inside its
+one transaction:
 
 1. ``prepare(model, company, incoming, instance=...)`` before saving the row:
    validate ``incoming`` (merge semantics: keys set, ``None`` clears, missing keys
-   kept; required fields enforced on create) and return an ``ExtensionWrite`` with
-   the change set ``{name: {old, new}}`` in API representation;
-2. ``write(instance, staged)`` after the row is saved (it has a pk).
+   kept; required fields enforced and defaults applied on create) and return an
+   ``ExtensionWrite`` with the change set ``{name: {old, new}}`` in API
+   representation;
+2. ``write(instance, staged)`` after the row is saved (it has a pk), or
+   ``bulk_write(pairs)`` for many rows; ``remove(instance)`` before a delete.
 
-``current_values(instance)`` returns ``{name: value}`` as the API shows it.
+``current_values(instance)`` / ``prefetch(instances)`` return and attach
+``{name: value}`` as the API shows it. ``set_extension`` and ``get_extensions``
+are the public service API; ``definition_create`` / ``definition_update`` /
+``definition_delete`` manage the definitions.
 """
 
+import copy
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from businessobjects import context
+from businessobjects.conf import merp_settings
+
+from . import cache, types
+from .models import ExtensionValue, FieldDefinition
+
+
+class ExtensionValidationError(ValidationError):
+    """Custom-field input errors, ``{name: [messages]}``.
+
+    As a Django ValidationError it reads ``{"extensions": ["name: message"]}``;
+    the API answers ``{"extensions": {"name": ["message"]}}`` (``api_detail``).
+    """
+
+    def __init__(self, field_errors: Mapping[str, list[str]]):
+        self.field_errors = {name: list(msgs) for name, msgs in field_errors.items()}
+        super().__init__(
+            {
+                "extensions": [
+                    f"{name}: {message}"
+                    for name, messages in self.field_errors.items()
+                    for message in messages
+                ]
+            }
+        )
+        self.api_detail = {"extensions": self.field_errors}
 
 
 @dataclass
 class ExtensionWrite:
+    """What ``prepare`` staged: the values after the write and the rows to touch."""
+
     values: dict = field(default_factory=dict)
     changes: dict = field(default_factory=dict)
+    upserts: list = field(default_factory=list)
+    deletes: list = field(default_factory=list)
+
+
+# -- definitions, as the write and read paths see them -----------------------
+
+
+def _company_id(company) -> int:
+    return company if isinstance(company, int) else company.pk
+
+
+def definitions_for(company, model, *, active_only: bool = True) -> list:
+    """Return the (cached) definitions of ``model`` in ``company``, in order."""
+    found = cache.definitions_for_model(_company_id(company), model)
+    return [d for d in found if d.is_active] if active_only else found
+
+
+# -- values --------------------------------------------------------------------
+
+
+def _value_rows(company_id: int, content_type_id: int, object_ids, definition_ids):
+    return ExtensionValue.objects.filter(
+        company_id=company_id,
+        content_type_id=content_type_id,
+        object_id__in=object_ids,
+        definition_id__in=definition_ids,
+    )
+
+
+def _represent(definitions: list, rows: Mapping[int, ExtensionValue]) -> dict:
+    values = {}
+    for definition in definitions:
+        row = rows.get(definition.pk)
+        stored = None if row is None else getattr(row, definition.column)
+        values[definition.name] = definition.represent(stored)
+    return values
+
+
+def _rows_of(instance, definitions) -> dict[int, ExtensionValue]:
+    if not definitions or instance.pk is None:
+        return {}
+    content_type = ContentType.objects.get_for_model(type(instance))
+    rows = _value_rows(
+        instance.company_id,
+        content_type.pk,
+        [instance.pk],
+        [d.pk for d in definitions],
+    )
+    return {row.definition_id: row for row in rows}
 
 
 def current_values(instance) -> dict:
-    return {}
-
-
-def prepare(model, company, incoming: dict | None, *, instance=None) -> ExtensionWrite:
-    if incoming:
-        raise ValidationError(
-            {"extensions": [f"Unknown custom field '{name}'." for name in incoming]}
-        )
-    return ExtensionWrite(values=current_values(instance) if instance else {})
-
-
-def write(instance, staged: ExtensionWrite) -> None:
-    return None
-
-
-def bulk_write(pairs: list[tuple]) -> None:
-    return None
-
-
-def remove(instance) -> None:
-    return None
+    """Return the active custom fields of ``instance`` as the API shows them."""
+    definitions = definitions_for(instance.company_id, type(instance))
+    return _represent(definitions, _rows_of(instance, definitions))
 
 
 def prefetch(instances: list) -> None:
-    """Load the custom-field values of ``instances`` in a constant number of queries."""
+    """Load the custom-field values of ``instances`` in a constant number of queries.
+
+    One query per (company, object type) present, whatever the number of rows.
+    """
+    groups: dict[tuple, list] = defaultdict(list)
     for instance in instances:
-        instance._merp_extensions = {}
+        groups[(instance.company_id, type(instance))].append(instance)
+    for (company_id, model), members in groups.items():
+        definitions = definitions_for(company_id, model)
+        by_object: dict[int, dict[int, ExtensionValue]] = defaultdict(dict)
+        if definitions:
+            content_type = ContentType.objects.get_for_model(model)
+            rows = _value_rows(
+                company_id,
+                content_type.pk,
+                [m.pk for m in members],
+                [d.pk for d in definitions],
+            )
+            for row in rows:
+                by_object[row.object_id][row.definition_id] = row
+        for member in members:
+            member._merp_extensions = _represent(definitions, by_object[member.pk])
+
+
+def validate(
+    model, company, incoming: Mapping[str, Any] | None, *, creating: bool
+) -> dict[str, Any]:
+    """Return ``{name: python value or None}`` to write; raise on bad input.
+
+    On create, active fields not given get their default, and a required field
+    without value or default is an error. ``None`` clears a field (refused for a
+    required one).
+    """
+    if incoming is not None and not isinstance(incoming, Mapping):
+        raise ExtensionValidationError(
+            {"extensions": ["Expected an object of custom field name -> value."]}
+        )
+    incoming = incoming or {}
+    every = {d.name: d for d in definitions_for(company, model, active_only=False)}
+    active = {name: d for name, d in every.items() if d.is_active}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, raw in incoming.items():
+        definition = active.get(name)
+        if definition is None:
+            if name in every:
+                message = f"Custom field '{name}' is inactive and cannot be set."
+            else:
+                known = ", ".join(sorted(active)) or "none"
+                message = f"Unknown custom field '{name}'. Known fields: {known}."
+            errors[str(name)] = [message]
+            continue
+        if raw is None:
+            if definition.required:
+                errors[name] = ["This custom field is required; it cannot be cleared."]
+            else:
+                cleaned[name] = None
+            continue
+        try:
+            value = definition.type.clean(raw, definition)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        if definition.required and value == "":
+            errors[name] = ["This custom field is required; it cannot be blank."]
+            continue
+        cleaned[name] = value
+    if creating:
+        for name, definition in active.items():
+            if name in incoming:
+                continue
+            if definition.default is not None:
+                try:
+                    cleaned[name] = definition.type.clean(
+                        definition.default, definition
+                    )
+                except ValidationError as exc:
+                    errors[name] = [
+                        f"The field's default no longer validates: {exc.messages[0]}"
+                    ]
+            elif definition.required:
+                errors[name] = ["This custom field is required."]
+    if errors:
+        raise ExtensionValidationError(errors)
+    return cleaned
+
+
+def prepare(model, company, incoming: dict | None, *, instance=None) -> ExtensionWrite:
+    """Validate ``incoming`` for a create (``instance=None``) or an update."""
+    creating = instance is None
+    definitions = definitions_for(company, model)
+    if not definitions and not incoming:
+        return ExtensionWrite()
+    cleaned = validate(model, company, incoming, creating=creating)
+    rows = {} if creating else _rows_of(instance, definitions)
+    before = _represent(definitions, rows)
+    staged = ExtensionWrite(values=dict(before))
+    content_type = ContentType.objects.get_for_model(model)
+    by_name = {d.name: d for d in definitions}
+    for name, value in cleaned.items():
+        definition = by_name[name]
+        new = definition.represent(value)
+        if new == before[name]:
+            continue
+        staged.changes[name] = {"old": before[name], "new": new}
+        staged.values[name] = new
+        row = rows.get(definition.pk)
+        if value is None:
+            if row is not None:
+                staged.deletes.append(row)
+            continue
+        if row is None:
+            row = ExtensionValue(
+                company_id=_company_id(company),
+                definition=definition,
+                content_type_id=content_type.pk,
+            )
+        row.set_value(value)
+        staged.upserts.append(row)
+    return staged
+
+
+def write(instance, staged: ExtensionWrite) -> None:
+    """Save what ``prepare`` staged; each row change leaves a history row."""
+    user = getattr(instance, "_history_user", None)
+    for row in staged.upserts:
+        row.object_id = instance.pk
+        row._history_user = user
+        row.save()
+    for row in staged.deletes:
+        row._history_user = user
+        row.delete()
+
+
+def bulk_write(pairs: list[tuple], *, user=None) -> None:
+    """Insert the staged values of many new objects, with history, in batches."""
+    rows = []
+    for instance, staged in pairs:
+        for row in staged.upserts:
+            row.object_id = instance.pk
+            rows.append(row)
+    if not rows:
+        return
+    batch_size = merp_settings.BULK_BATCH_SIZE
+    if merp_settings.AUDIT_ENABLED:
+        bulk_create_with_history(
+            rows,
+            ExtensionValue,
+            batch_size=batch_size,
+            default_user=user if user is not None else context.get_user(),
+            custom_historical_attrs={"correlation_id": context.get_correlation_id()},
+        )
+    else:
+        ExtensionValue.objects.bulk_create(rows, batch_size=batch_size)
+
+
+def remove(instance) -> None:
+    """Delete every value of ``instance`` (before the object), with history."""
+    content_type = ContentType.objects.get_for_model(type(instance))
+    rows = ExtensionValue.objects.filter(
+        company_id=instance.company_id,
+        content_type_id=content_type.pk,
+        object_id=instance.pk,
+    )
+    user = getattr(instance, "_history_user", None)
+    for row in rows:
+        row._history_user = user
+        row.delete()
+
+
+def get_extensions(instance) -> dict:
+    """Return ``{name: value}`` of ``instance``'s active custom fields, fresh."""
+    return current_values(instance)
+
+
+def set_extension(
+    instance, name: str, value: Any, *, user=None, expected_version: int | None = None
+):
+    """Set one custom field (``None`` clears it) through the object's update.
+
+    Like any update it bumps ``version`` and writes one history entry and one
+    ``<model>.updated`` event, in one transaction.
+    """
+    return set_extensions(
+        instance, {name: value}, user=user, expected_version=expected_version
+    )
+
+
+def set_extensions(
+    instance,
+    values: Mapping[str, Any],
+    *,
+    user=None,
+    expected_version: int | None = None,
+):
+    """Merge ``values`` into ``instance``'s custom fields (``None`` clears one)."""
+    from businessobjects import services
+
+    return services.update(
+        instance,
+        extensions=dict(values),
+        expected_version=expected_version,
+        user=user,
+    )
+
+
+# -- definitions ---------------------------------------------------------------
+
+DEFINITION_ATTRIBUTES = frozenset(
+    {
+        "name",
+        "label",
+        "field_type",
+        "required",
+        "default",
+        "choices",
+        "min_value",
+        "max_value",
+        "max_length",
+        "decimal_places",
+        "regex",
+        "help_text",
+        "is_active",
+        "order",
+    }
+)
+
+
+@dataclass(frozen=True)
+class DefinitionDeletion:
+    deleted: bool
+    deactivated: bool
+    values: int
+
+
+def content_type_for(model) -> ContentType:
+    """Return the content type of a registered business object (name or class)."""
+    from businessobjects.registry import get_registration, registrations
+
+    try:
+        registration = get_registration(model)
+    except LookupError:
+        known = ", ".join(sorted(r.name for r in registrations()))
+        raise ValidationError(
+            {"model": [f"Unknown business object '{model}'. Registered: {known}."]}
+        ) from None
+    return ContentType.objects.get_for_model(registration.model)
+
+
+def _check_attributes(attrs: Mapping[str, Any]) -> None:
+    unknown = set(attrs) - DEFINITION_ATTRIBUTES
+    if unknown:
+        raise TypeError(
+            f"Unknown custom field attribute(s): {', '.join(sorted(unknown))}. "
+            f"Expected some of: {', '.join(sorted(DEFINITION_ATTRIBUTES))}."
+        )
+
+
+def _save_definition(definition: FieldDefinition) -> None:
+    definition.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            definition.save()
+    except IntegrityError as exc:
+        # Two writers raced past the clean() check.
+        raise ValidationError(
+            {"name": [f"A custom field named '{definition.name}' already exists."]}
+        ) from exc
+
+
+def definition_create(*, company, model, **attrs) -> FieldDefinition:
+    """Define a custom field on business object ``model`` for ``company``."""
+    _check_attributes(attrs)
+    content_type = content_type_for(model)
+    definition = FieldDefinition(company=company, content_type=content_type, **attrs)
+    with transaction.atomic():
+        _save_definition(definition)
+    return definition
+
+
+def definition_update(definition: FieldDefinition, *, user=None, **attrs):
+    """Change a definition; a type change converts every value or is refused."""
+    model = attrs.pop("model", None)
+    _check_attributes(attrs)
+    with transaction.atomic():
+        locked = (
+            FieldDefinition.objects.select_for_update()
+            .select_related("content_type")
+            .get(pk=definition.pk)
+        )
+        if model is not None and content_type_for(model).pk != locked.content_type_id:
+            raise ValidationError(
+                {
+                    "model": [
+                        "A custom field cannot move to another business object; "
+                        "define a new field there instead."
+                    ]
+                }
+            )
+        original = copy.copy(locked)
+        for name, value in attrs.items():
+            setattr(locked, name, value)
+        if (original.field_type, original.decimal_places) != (
+            locked.field_type,
+            locked.decimal_places,
+        ):
+            _lock_values()
+        _save_definition(locked)
+        _convert_values(original, locked, user=user)
+    definition.__dict__.update(
+        {k: v for k, v in locked.__dict__.items() if not k.startswith("_state")}
+    )
+    return definition
+
+
+def definition_delete(
+    definition: FieldDefinition, *, purge: bool = False, user=None
+) -> DefinitionDeletion:
+    """Delete a definition; one that holds values is deactivated unless ``purge``.
+
+    Purging deletes the values first (each leaves a history row), then the
+    definition: it is the only path that destroys custom-field data.
+    """
+    with transaction.atomic():
+        locked = FieldDefinition.objects.select_for_update().get(pk=definition.pk)
+        if purge:
+            _lock_values()
+        count = ExtensionValue.objects.filter(definition_id=locked.pk).count()
+        if count and not purge:
+            if locked.is_active:
+                locked.is_active = False
+                locked.save(update_fields=["is_active", "updated_at"])
+            definition.is_active = False
+            return DefinitionDeletion(deleted=False, deactivated=True, values=count)
+        if count:
+            _purge_values(locked, user=user)
+        locked.delete()
+    return DefinitionDeletion(deleted=True, deactivated=False, values=count)
+
+
+def value_conversions(original: FieldDefinition, changed: FieldDefinition):
+    """Yield ``(row, new value, error message or None)`` for a type change."""
+    rows = (
+        ExtensionValue.objects.filter(definition_id=original.pk)
+        .order_by("pk")
+        .iterator(chunk_size=2000)
+    )
+    for row in rows:
+        old = original.represent(getattr(row, original.column))
+        if old is None:
+            continue
+        try:
+            value = changed.type.clean(
+                types.conversion_input(old, changed.type), changed
+            )
+        except ValidationError as exc:
+            yield row, old, exc.messages[0]
+        else:
+            yield row, value, None
+
+
+def check_conversion(original: FieldDefinition, changed: FieldDefinition) -> None:
+    """Raise ValidationError unless every stored value converts to ``changed``."""
+    if (original.field_type, original.decimal_places) == (
+        changed.field_type,
+        changed.decimal_places,
+    ):
+        return
+    total, failures = 0, []
+    for row, value, error in value_conversions(original, changed):
+        total += 1
+        if error is not None:
+            failures.append(f"object {row.object_id}: {value!r} ({error})")
+    if failures:
+        attr = (
+            "field_type"
+            if original.field_type != changed.field_type
+            else "decimal_places"
+        )
+        raise ValidationError(
+            {
+                attr: [
+                    f"Cannot change '{original.name}' from {original.field_type} to "
+                    f"{changed.field_type}"
+                    + (
+                        f" with {changed.decimal_places} decimal places"
+                        if changed.field_type == "decimal"
+                        and changed.decimal_places is not None
+                        else ""
+                    )
+                    + f": {len(failures)} of {total} values do not convert "
+                    f"({'; '.join(failures[:3])}). Change or clear those values "
+                    "first."
+                ]
+            }
+        )
+
+
+def _convert_values(original, changed, *, user) -> None:
+    if (original.field_type, original.decimal_places) == (
+        changed.field_type,
+        changed.decimal_places,
+    ):
+        return
+    batch: list[ExtensionValue] = []
+    for row, value, error in value_conversions(original, changed):
+        if error is not None:  # clean() checked; this is a concurrent write
+            raise ValidationError({"field_type": [f"object {row.object_id}: {error}"]})
+        row.definition = changed
+        row.set_value(value)
+        batch.append(row)
+        if len(batch) >= merp_settings.BULK_BATCH_SIZE:
+            _bulk_update_values(batch, user=user)
+            batch = []
+    _bulk_update_values(batch, user=user)
+
+
+def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
+    if not rows:
+        return
+    if merp_settings.AUDIT_ENABLED:
+        bulk_update_with_history(
+            rows,
+            ExtensionValue,
+            list(types.VALUE_COLUMNS),
+            default_user=user if user is not None else context.get_user(),
+            custom_historical_attrs={"correlation_id": context.get_correlation_id()},
+        )
+    else:
+        ExtensionValue.objects.bulk_update(rows, list(types.VALUE_COLUMNS))
+
+
+def _purge_values(definition: FieldDefinition, *, user) -> None:
+    history = ExtensionValue.history.model
+    tracked = history.tracked_fields
+    user = user if user is not None else context.get_user()
+    correlation_id = context.get_correlation_id()
+    batch_size = merp_settings.BULK_BATCH_SIZE
+    queryset = ExtensionValue.objects.filter(definition_id=definition.pk)
+    while True:
+        rows = list(queryset.order_by("pk")[:batch_size])
+        if not rows:
+            break
+        if merp_settings.AUDIT_ENABLED:
+            now = timezone.now()
+            history.objects.bulk_create(
+                [
+                    history(
+                        history_date=now,
+                        history_type="-",
+                        history_user=user,
+                        correlation_id=correlation_id,
+                        **{f.attname: getattr(row, f.attname) for f in tracked},
+                    )
+                    for row in rows
+                ]
+            )
+        # The history rows were written above in one INSERT; a plain delete()
+        # would write them again, one INSERT per row, from post_delete.
+        ExtensionValue.objects.filter(pk__in=[r.pk for r in rows])._raw_delete(
+            queryset.db
+        )
+
+
+def _lock_values() -> None:
+    # A type change or purge rewrites every value of a definition; concurrent
+    # value writes would land in the old column or block the definition's
+    # delete. Block writers (not readers) until commit. SQLite serialises
+    # writers anyway.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"LOCK TABLE {ExtensionValue._meta.db_table} "
+                "IN SHARE ROW EXCLUSIVE MODE"
+            )

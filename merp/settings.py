@@ -123,6 +123,7 @@ MERP = {
     "PAGE_SIZE": env.int("MERP_PAGE_SIZE", default=50),
     "MAX_PAGE_SIZE": env.int("MERP_MAX_PAGE_SIZE", default=500),
     "BULK_BATCH_SIZE": env.int("MERP_BULK_BATCH_SIZE", default=1000),
+    "EXTENSIONS_CACHE_TIMEOUT": env.int("MERP_EXTENSIONS_CACHE_TIMEOUT", default=300),
 }
 
 REST_FRAMEWORK = {

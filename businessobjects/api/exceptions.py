@@ -9,7 +9,10 @@ from businessobjects.exceptions import ObjectInUse, VersionConflict
 def exception_handler(exc, context):
     """DRF's handler, plus the framework's own errors mapped to 4xx."""
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        # An error may carry its API shape (custom fields: nested per field name).
+        detail = getattr(exc, "api_detail", None) or (
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, VersionConflict):
         return Response(
