@@ -7,6 +7,15 @@ from rest_framework.test import APIClient
 from businessobjects.models import Company, Membership
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fresh_definitions_cache():
+    # Cached custom-field definitions are keyed by company id; a new test database
+    # reuses the ids of a previous run, so forget what that run cached.
+    from extensions import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_company(db):
     def make(name: str) -> Company:

@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from extensions.forms import ExtensionFieldsAdminMixin
+
 from . import services
 from .exceptions import ObjectInUse
 from .models import BusinessObject, Company, Membership
@@ -16,9 +18,10 @@ def admin_company_ids(user) -> list[int]:
     )
 
 
-class CompanyScopedAdmin(admin.ModelAdmin):
+class CompanyScopedAdmin(ExtensionFieldsAdminMixin, admin.ModelAdmin):
     """Admin for a business object: company admins see only their companies' rows,
-    and every save and delete goes through the services (history and events)."""
+    every save and delete goes through the services (history and events), and the
+    company's custom fields are form fields (extensions.forms)."""
 
     readonly_fields = (
         "version",
@@ -83,10 +86,11 @@ class CompanyScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        own_fields = {f.name for f in obj._meta.fields}
         data = {
             name: form.cleaned_data[name]
             for name in form.changed_data
-            if name in form.cleaned_data and name != "company"
+            if name in form.cleaned_data and name != "company" and name in own_fields
         }
         extensions = getattr(form, "extension_values", None)
         if change:

@@ -31,9 +31,13 @@ class ExtensionsField(serializers.Field):
             instance._merp_extensions = values
         return values
 
-    def to_internal_value(self, data):
+    def validate_empty_values(self, data):
+        # "extensions": null changes nothing (a key set to null clears that key).
         if data is None:
-            return {"extensions": {}}
+            return True, {}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError(
                 "Expected an object of custom field name -> value."
