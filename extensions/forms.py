@@ -45,14 +45,16 @@ class ExtensionFormMixin:
             stored = {row.definition_id: row for row in rows}
             for definition in definitions:
                 row = stored.get(definition.pk)
-                if row is not None:
-                    value = getattr(row, definition.column)
-                    self.initial.setdefault(field_name(definition), value)
+                value = None if row is None else getattr(row, definition.column)
+                if value is not None:
+                    initial = definition.type.form_initial(value, definition)
+                    self.initial.setdefault(field_name(definition), initial)
         else:
             for definition in definitions:
                 if definition.default is not None:
                     value = definition.type.to_python(definition.default, definition)
-                    self.initial.setdefault(field_name(definition), value)
+                    initial = definition.type.form_initial(value, definition)
+                    self.initial.setdefault(field_name(definition), initial)
 
     def clean(self):
         cleaned = super().clean()

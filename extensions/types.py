@@ -293,6 +293,10 @@ class DecimalType(FieldType):
         value = value.normalize() if value else Decimal(0)
         return format(value, "f")
 
+    def form_initial(self, value, definition) -> Decimal:
+        # Shown as in the API (12.50, not the stored 12.5000000000).
+        return Decimal(self.to_representation(value, definition))
+
     def formfield(self, definition, **kwargs):
         places = definition.decimal_places
         return forms.DecimalField(
