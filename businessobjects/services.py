@@ -76,7 +76,7 @@ def update(
         before = _represent(locked)
         _assign(locked, data or {})
         _clean(locked)
-        staged = ext.prepare(model, locked.company, extensions, instance=locked)
+        staged = ext.prepare(model, locked.company_id, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
         if changes:
