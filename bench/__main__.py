@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write"]
+BENCHMARKS = ["write", "bulk"]
 
 
 def main(argv: list[str]) -> int:

@@ -167,10 +167,14 @@ def bulk_create(
                 raise ValidationError(
                     {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
                 ) from exc
-            changes = [_diff({}, _represent(i)) | _ext_changes(s) for i, s in chunk]
+            payloads = [_represent(instance) for instance in instances]
+            changes = [
+                _diff({}, payload) | _ext_changes(staged)
+                for payload, (_, staged) in zip(payloads, chunk, strict=True)
+            ]
             audit.bulk_record(instances, "+", user=user, changes=changes)
             ext.bulk_write(chunk)
-            _publish(instances, "created", user=user, changes=changes)
+            _publish(instances, "created", user=user, changes=changes, payload=payloads)
             created.extend(instances)
     return created
 
