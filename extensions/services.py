@@ -28,10 +28,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_update_with_history
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
 
 from . import cache, types
 from .models import ExtensionValue, FieldDefinition
@@ -265,17 +266,39 @@ def bulk_write(pairs: list[tuple], *, user=None) -> None:
             rows.append(row)
     if not rows:
         return
-    batch_size = merp_settings.BULK_BATCH_SIZE
-    if merp_settings.AUDIT_ENABLED:
-        bulk_create_with_history(
-            rows,
-            ExtensionValue,
-            batch_size=batch_size,
-            default_user=user if user is not None else context.get_user(),
-            custom_historical_attrs={"correlation_id": context.get_correlation_id()},
-        )
-    else:
-        ExtensionValue.objects.bulk_create(rows, batch_size=batch_size)
+    rows = ExtensionValue.objects.bulk_create(
+        rows, batch_size=merp_settings.BULK_BATCH_SIZE
+    )
+    _record_history(rows, "+", user=user)
+
+
+def _record_history(rows: list[ExtensionValue], history_type: str, *, user) -> None:
+    """Write one history row per value row in one batch (bulk paths).
+
+    simple-history's bulk helpers neither send the signal that sets the
+    correlation id nor know deletes; build the rows as it does, and insert them
+    like the business objects' bulk history (COPY on PostgreSQL).
+    """
+    if not rows or not merp_settings.AUDIT_ENABLED:
+        return
+    history = ExtensionValue.history.model
+    tracked = history.tracked_fields
+    user = user if user is not None else context.get_user()
+    correlation_id = context.get_correlation_id()
+    now = timezone.now()
+    insert_rows(
+        history,
+        [
+            history(
+                history_date=now,
+                history_type=history_type,
+                history_user=user,
+                correlation_id=correlation_id,
+                **{f.attname: getattr(row, f.attname) for f in tracked},
+            )
+            for row in rows
+        ],
+    )
 
 
 def remove(instance) -> None:
@@ -555,31 +578,14 @@ def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
 
 
 def _purge_values(definition: FieldDefinition, *, user) -> None:
-    history = ExtensionValue.history.model
-    tracked = history.tracked_fields
-    user = user if user is not None else context.get_user()
-    correlation_id = context.get_correlation_id()
     batch_size = merp_settings.BULK_BATCH_SIZE
     queryset = ExtensionValue.objects.filter(definition_id=definition.pk)
     while True:
         rows = list(queryset.order_by("pk")[:batch_size])
         if not rows:
             break
-        if merp_settings.AUDIT_ENABLED:
-            now = timezone.now()
-            history.objects.bulk_create(
-                [
-                    history(
-                        history_date=now,
-                        history_type="-",
-                        history_user=user,
-                        correlation_id=correlation_id,
-                        **{f.attname: getattr(row, f.attname) for f in tracked},
-                    )
-                    for row in rows
-                ]
-            )
-        # The history rows were written above in one INSERT; a plain delete()
+        _record_history(rows, "-", user=user)
+        # The history rows were written above in one batch; a plain delete()
         # would write them again, one INSERT per row, from post_delete.
         ExtensionValue.objects.filter(pk__in=[r.pk for r in rows])._raw_delete(
             queryset.db
