@@ -1,10 +1,10 @@
 """Definitions cache: a list request resolves custom fields without a query.
 
 Entries live in Django's default cache (django-redis when ``REDIS_URL`` is set,
-local memory otherwise) under a per-(company, object) generation. A change bumps
-the generation, at once and again after commit: a reader that loaded the old
-definitions while the change was committing wrote them under the old generation,
-which nobody reads any more. Local memory is per process, so without Redis other
+local memory otherwise), tagged with a per-(company, object) generation. A change
+bumps the generation, at once and again after commit: a reader that loaded the old
+definitions while the change was committing tagged them with the old generation,
+so nobody uses them any more. Local memory is per process, so without Redis other
 processes see a change after ``EXTENSIONS_CACHE_TIMEOUT`` seconds at most.
 """
 
@@ -33,22 +33,31 @@ def _generation(company_id: int, content_type_id: int) -> str:
 
 
 def definitions(company_id: int, content_type_id: int) -> list:
-    """Return every FieldDefinition (active or not) of a company's object, ordered."""
+    """Return every FieldDefinition (active or not) of a company's object, ordered.
+
+    One cache round trip on a hit: the entry is stored with the generation it
+    was loaded under and used only while that generation is current.
+    """
     from .models import FieldDefinition
 
-    generation = _generation(company_id, content_type_id)
-    key = f"{_PREFIX}:{company_id}:{content_type_id}:{generation}"
-    found = cache.get(key)
-    if found is None:
-        found = list(
-            FieldDefinition.objects.filter(
-                company_id=company_id, content_type_id=content_type_id
-            )
-            .select_related("content_type")
-            .order_by("order", "name")
+    gen_key = _gen_key(company_id, content_type_id)
+    data_key = f"{_PREFIX}:{company_id}:{content_type_id}"
+    found = cache.get_many([gen_key, data_key])
+    generation = found.get(gen_key) or _generation(company_id, content_type_id)
+    entry = found.get(data_key)
+    if entry is not None and entry[0] == generation:
+        return entry[1]
+    loaded = list(
+        FieldDefinition.objects.filter(
+            company_id=company_id, content_type_id=content_type_id
         )
-        cache.set(key, found, timeout=merp_settings.EXTENSIONS_CACHE_TIMEOUT)
-    return found
+        .select_related("content_type")
+        .order_by("order", "name")
+    )
+    cache.set(
+        data_key, (generation, loaded), timeout=merp_settings.EXTENSIONS_CACHE_TIMEOUT
+    )
+    return loaded
 
 
 def definitions_for_model(company_id: int, model) -> list:

@@ -33,9 +33,12 @@ FILTER_DESCRIPTION = (
 )
 
 
-def _values(definition, company_id: int):
+def _values(definition, company_id: int, **conditions):
     return ExtensionValue.objects.filter(
-        company_id=company_id, definition_id=definition.pk, object_id=OuterRef("pk")
+        company_id=company_id,
+        definition_id=definition.pk,
+        object_id=OuterRef("pk"),
+        **conditions,
     )
 
 
@@ -77,9 +80,8 @@ def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
             f"Lookup '{lookup}' does not apply to custom field '{definition.name}' "
             f"of type {definition.field_type}. Use one of: {allowed}."
         )
-    values = _values(definition, company_id)
     if lookup == "isnull":
-        exists = Exists(values)
+        exists = Exists(_values(definition, company_id))
         return ~Q(exists) if _parse_bool(raw) else Q(exists)
     if lookup == "contains" and definition.field_type == "json":
         if not connection.features.supports_json_field_contains:
@@ -88,7 +90,8 @@ def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
         parsed = [field_type.from_query(item, definition) for item in raw.split(",")]
     else:
         parsed = field_type.from_query(raw, definition)
-    return Q(Exists(values.filter(**{f"{definition.column}__{lookup}": parsed})))
+    matching = {f"{definition.column}__{lookup}": parsed}
+    return Q(Exists(_values(definition, company_id, **matching)))
 
 
 class ExtensionFilterBackend(BaseFilterBackend):

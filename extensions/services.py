@@ -125,26 +125,36 @@ def current_values(instance) -> dict:
 def prefetch(instances: list) -> None:
     """Load the custom-field values of ``instances`` in a constant number of queries.
 
-    One query per (company, object type) present, whatever the number of rows.
+    One query per (company, object type) present, whatever the number of rows;
+    it reads plain tuples of the columns in use, not model instances.
     """
     groups: dict[tuple, list] = defaultdict(list)
     for instance in instances:
         groups[(instance.company_id, type(instance))].append(instance)
     for (company_id, model), members in groups.items():
         definitions = definitions_for(company_id, model)
-        by_object: dict[int, dict[int, ExtensionValue]] = defaultdict(dict)
+        by_object: dict[int, dict[int, Any]] = defaultdict(dict)
         if definitions:
             content_type = ContentType.objects.get_for_model(model)
+            columns = list(dict.fromkeys(d.column for d in definitions))
+            by_id = {d.pk: d for d in definitions}
             rows = _value_rows(
                 company_id,
                 content_type.pk,
                 [m.pk for m in members],
-                [d.pk for d in definitions],
-            )
-            for row in rows:
-                by_object[row.object_id][row.definition_id] = row
+                list(by_id),
+            ).values_list("object_id", "definition_id", *columns)
+            for object_id, definition_id, *values in rows:
+                column = by_id[definition_id].column
+                by_object[object_id][definition_id] = values[columns.index(column)]
         for member in members:
-            member._merp_extensions = _represent(definitions, by_object[member.pk])
+            member._merp_extensions = _represent_values(
+                definitions, by_object[member.pk]
+            )
+
+
+def _represent_values(definitions: list, values: Mapping[int, Any]) -> dict:
+    return {d.name: d.represent(values.get(d.pk)) for d in definitions}
 
 
 def validate(
