@@ -194,22 +194,22 @@ def _cases(companies):
         return list(native_queryset(company, threshold)[:PAGE])
 
     def precompiled(build):
-        # Compile once, then only the database (and driver) is timed.
-        sentinel = 123456789
-        sql, params = build(companies[0], sentinel)[:PAGE].query.sql_with_params()
-        company_slots = [i for i, p in enumerate(params) if p == companies[0].pk]
-        threshold_slots = [i for i, p in enumerate(params) if p == sentinel]
+        # Every pick is compiled before the timing, so only the database and
+        # the driver are timed.
+        statements = {}
+
+        def compile_all(picks):
+            for company, threshold in picks:
+                query = build(company, threshold)[:PAGE].query
+                statements[company.pk, threshold] = query.sql_with_params()
 
         def run_sql(company, threshold):
-            bound = list(params)
-            for i in company_slots:
-                bound[i] = company.pk
-            for i in threshold_slots:
-                bound[i] = threshold
+            sql, params = statements[company.pk, threshold]
             with connection.cursor() as cursor:
-                cursor.execute(sql, bound)
+                cursor.execute(sql, params)
                 return cursor.fetchall()
 
+        run_sql.prepare = compile_all
         return run_sql
 
     return framework_queryset, {
@@ -227,6 +227,9 @@ def _measure(cases: dict, picks: list) -> dict[str, list[float]]:
     Interleaving keeps a shared machine's load swings from favouring the case
     that happened to run while it was quiet.
     """
+    for fn in cases.values():
+        if hasattr(fn, "prepare"):
+            fn.prepare(picks)
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for index, pick in enumerate(picks):
         for name, fn in cases.items():
