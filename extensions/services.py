@@ -85,76 +85,61 @@ def definitions_for(company, model, *, active_only: bool = True) -> list:
 # -- values --------------------------------------------------------------------
 
 
-def _value_rows(company_id: int, content_type_id: int, object_ids, definition_ids):
-    return ExtensionValue.objects.filter(
+# Stored values as read: {definition id: (value row id, Python value)}.
+Stored = dict[int, tuple[int, Any]]
+
+
+def _load(company_id: int, model, object_ids, definitions) -> dict[int, Stored]:
+    """Return the stored values of ``object_ids`` by object id, in one query."""
+    found: dict[int, Stored] = defaultdict(dict)
+    if not definitions or not object_ids:
+        return found
+    content_type = ContentType.objects.get_for_model(model)
+    by_id = {d.pk: d for d in definitions}
+    columns = list(dict.fromkeys(d.column for d in definitions))
+    rows = ExtensionValue.objects.filter(
         company_id=company_id,
-        content_type_id=content_type_id,
+        content_type_id=content_type.pk,
         object_id__in=object_ids,
-        definition_id__in=definition_ids,
-    )
+        definition_id__in=list(by_id),
+    ).values_list("id", "object_id", "definition_id", *columns)
+    for pk, object_id, definition_id, *values in rows:
+        column = by_id[definition_id].column
+        found[object_id][definition_id] = (pk, values[columns.index(column)])
+    return found
 
 
-def _represent(definitions: list, rows: Mapping[int, ExtensionValue]) -> dict:
-    values = {}
-    for definition in definitions:
-        row = rows.get(definition.pk)
-        stored = None if row is None else getattr(row, definition.column)
-        values[definition.name] = definition.represent(stored)
-    return values
-
-
-def _rows_of(instance, definitions) -> dict[int, ExtensionValue]:
-    if not definitions or instance.pk is None:
-        return {}
-    content_type = ContentType.objects.get_for_model(type(instance))
-    rows = _value_rows(
-        instance.company_id,
-        content_type.pk,
-        [instance.pk],
-        [d.pk for d in definitions],
-    )
-    return {row.definition_id: row for row in rows}
+def _represent(definitions: list, stored: Stored) -> dict:
+    return {
+        d.name: d.represent(stored[d.pk][1] if d.pk in stored else None)
+        for d in definitions
+    }
 
 
 def current_values(instance) -> dict:
-    """Return the active custom fields of ``instance`` as the API shows them."""
+    """Return the active custom fields of ``instance`` as the API shows it."""
     definitions = definitions_for(instance.company_id, type(instance))
-    return _represent(definitions, _rows_of(instance, definitions))
+    stored = _load(instance.company_id, type(instance), [instance.pk], definitions)
+    return _represent(definitions, stored[instance.pk])
 
 
 def prefetch(instances: list) -> None:
     """Load the custom-field values of ``instances`` in a constant number of queries.
 
     One query per (company, object type) present, whatever the number of rows;
-    it reads plain tuples of the columns in use, not model instances.
+    it reads plain tuples of the columns in use, not model instances. The rows
+    read are kept on each instance for one following ``prepare`` (bulk updates
+    prefetch the rows they have just locked).
     """
     groups: dict[tuple, list] = defaultdict(list)
     for instance in instances:
         groups[(instance.company_id, type(instance))].append(instance)
     for (company_id, model), members in groups.items():
         definitions = definitions_for(company_id, model)
-        by_object: dict[int, dict[int, Any]] = defaultdict(dict)
-        if definitions:
-            content_type = ContentType.objects.get_for_model(model)
-            columns = list(dict.fromkeys(d.column for d in definitions))
-            by_id = {d.pk: d for d in definitions}
-            rows = _value_rows(
-                company_id,
-                content_type.pk,
-                [m.pk for m in members],
-                list(by_id),
-            ).values_list("object_id", "definition_id", *columns)
-            for object_id, definition_id, *values in rows:
-                column = by_id[definition_id].column
-                by_object[object_id][definition_id] = values[columns.index(column)]
+        stored = _load(company_id, model, [m.pk for m in members], definitions)
         for member in members:
-            member._merp_extensions = _represent_values(
-                definitions, by_object[member.pk]
-            )
-
-
-def _represent_values(definitions: list, values: Mapping[int, Any]) -> dict:
-    return {d.name: d.represent(values.get(d.pk)) for d in definitions}
+            member._merp_extensions = _represent(definitions, stored[member.pk])
+            member._merp_extension_rows = stored[member.pk]
 
 
 def validate(
@@ -227,8 +212,15 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
     if not definitions and not incoming:
         return ExtensionWrite()
     cleaned = validate(model, company, incoming, creating=creating)
-    rows = {} if creating else _rows_of(instance, definitions)
-    before = _represent(definitions, rows)
+    company_id = _company_id(company)
+    if creating:
+        stored: Stored = {}
+    else:
+        # Rows a prefetch just read under the caller's lock, else read them now.
+        stored = instance.__dict__.pop("_merp_extension_rows", None)
+        if stored is None:
+            stored = _load(company_id, model, [instance.pk], definitions)[instance.pk]
+    before = _represent(definitions, stored)
     staged = ExtensionWrite(values=dict(before))
     content_type = ContentType.objects.get_for_model(model)
     by_name = {d.name: d for d in definitions}
@@ -239,17 +231,20 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
             continue
         staged.changes[name] = {"old": before[name], "new": new}
         staged.values[name] = new
-        row = rows.get(definition.pk)
+        row = ExtensionValue(
+            company_id=company_id,
+            definition=definition,
+            content_type_id=content_type.pk,
+            object_id=None if creating else instance.pk,
+        )
+        if definition.pk in stored:
+            row.pk, old_value = stored[definition.pk]
+            row._state.adding = False
+            row.set_value(old_value)
         if value is None:
-            if row is not None:
-                staged.deletes.append(row)
+            if not row._state.adding:
+                staged.deletes.append(row)  # carries the old value for history
             continue
-        if row is None:
-            row = ExtensionValue(
-                company_id=_company_id(company),
-                definition=definition,
-                content_type_id=content_type.pk,
-            )
         row.set_value(value)
         staged.upserts.append(row)
     return staged
