@@ -72,6 +72,7 @@ def _seed(size: int):
             """,
             [ids, per_company],
         )
+        cursor.execute("ANALYZE businessobjects_partner")
         cursor.execute(
             """
             INSERT INTO extensions_extensionvalue
@@ -86,6 +87,9 @@ def _seed(size: int):
             """,
             [content_type, MAX_VALUE, ids],
         )
+        # Fresh statistics, or the join below may be planned as a nested loop.
+        cursor.execute("ANALYZE businessobjects_partner")
+        cursor.execute("ANALYZE extensions_extensionvalue")
         cursor.execute(f"DROP TABLE IF EXISTS {NATIVE}")
         cursor.execute(
             f"""
