@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "businessobjects.middleware.RequestContextMiddleware",
+    "audit.middleware.ChangeReasonMiddleware",
 ]
 
 ROOT_URLCONF = "merp.urls"
