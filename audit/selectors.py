@@ -62,11 +62,9 @@ class CompanyLog(Sequence):
         if not self._branches:
             return 0
         ids = [b.order_by().values("history_id") for b in self._branches]
-        return (
-            ids[0].union(*ids[1:], all=True).count()
-            if len(ids) > 1
-            else (ids[0].count())
-        )
+        if len(ids) == 1:
+            return ids[0].count()
+        return ids[0].union(*ids[1:], all=True).count()
 
     def __len__(self) -> int:
         return self.count()
@@ -79,10 +77,10 @@ class CompanyLog(Sequence):
             raise ValueError("CompanyLog needs a bounded slice [start:stop].")
         if stop == start or not self._branches:
             return []
+        if len(self._branches) == 1:
+            return list(self._branches[0].order_by(*_NEWEST_FIRST)[start:stop])
         newest = [b.order_by(*_NEWEST_FIRST)[:stop] for b in self._branches]
-        union = (
-            newest[0].union(*newest[1:], all=True) if len(newest) > 1 else (newest[0])
-        )
+        union = newest[0].union(*newest[1:], all=True)
         # object_type last: history ids repeat across tables.
         return list(union.order_by(*_NEWEST_FIRST, "-object_type")[start:stop])
 
