@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.decorators import action
 
@@ -19,18 +19,40 @@ from . import selectors
 _ACTIONS = {"+": "created", "~": "updated", "-": "deleted"}
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"old": {}, "new": {}},
+            "required": ["old", "new"],
+        },
+        "description": (
+            "{field: {old, new}} with values as the API shows them; custom fields "
+            'as "extensions.<name>". Created: old values null; deleted: new null.'
+        ),
+    }
+)
+class ChangesField(serializers.JSONField):
+    pass
+
+
+_action_schema = extend_schema_field(
+    {"type": "string", "enum": ["created", "updated", "deleted"]}
+)
+
+
 class HistoryEntrySerializer(serializers.Serializer):
-    """One history entry, exactly as DESIGN.md fixes it."""
+    """One change of one object: who, when, under which correlation id, what."""
 
     history_id = serializers.IntegerField()
     action = serializers.SerializerMethodField()
     changed_at = serializers.DateTimeField(source="history_date")
     user = serializers.SerializerMethodField()
     correlation_id = serializers.CharField()
-    changes = serializers.JSONField(
-        help_text='{field: {"old", "new"}}; custom fields as "extensions.<name>".'
-    )
+    changes = ChangesField()
 
+    @_action_schema
     def get_action(self, record) -> str:
         return _ACTIONS[record.history_type]
 
@@ -69,8 +91,9 @@ class AuditLogEntrySerializer(serializers.Serializer):
     user = serializers.SerializerMethodField()
     correlation_id = serializers.CharField()
     reason = serializers.CharField(source="history_change_reason", allow_null=True)
-    changes = serializers.JSONField()
+    changes = ChangesField()
 
+    @_action_schema
     def get_action(self, row) -> str:
         return _ACTIONS[row["history_type"]]
 

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
 
 from . import context as audit_context
 from .context import clean_reason
@@ -48,4 +49,4 @@ def bulk_record(
         )
         for instance, change_set in zip(instances, changes, strict=True)
     ]
-    history_model.objects.bulk_create(rows, batch_size=merp_settings.BULK_BATCH_SIZE)
+    insert_rows(history_model, rows)
