@@ -15,6 +15,7 @@ from businessobjects.api.permissions import IsCompanyMember, is_company_admin
 from businessobjects.registry import registrations
 
 from . import selectors
+from .pagination import AuditLogPagination, HistoryPagination
 
 _ACTIONS = {"+": "created", "~": "updated", "-": "deleted"}
 
@@ -65,7 +66,12 @@ class HistoryMixin:
     """Add ``GET <objects>/{id}/history/``: newest first, paginated, after delete."""
 
     @extend_schema(responses=HistoryEntrySerializer(many=True))
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=HistoryPagination,
+    )
     def history(self, request, pk=None):
         if not str(pk).isdigit():
             raise Http404
@@ -118,7 +124,7 @@ _FILTERS = {
     "changed_after": "ISO 8601 date or datetime, inclusive (UTC if no offset).",
     "changed_before": "ISO 8601 date or datetime, exclusive (UTC if no offset).",
 }
-_PAGING = {"page", "page_size", "format"}
+_PAGING = {"page", "page_size", "cursor", "format"}
 
 
 @extend_schema(
@@ -142,6 +148,7 @@ class AuditLogView(generics.ListAPIView):
 
     serializer_class = AuditLogEntrySerializer
     permission_classes = [IsCompanyAdmin]
+    pagination_class = AuditLogPagination
     filter_backends = []
 
     def get_queryset(self):
@@ -172,7 +179,7 @@ class AuditLogView(generics.ListAPIView):
                 )
             )
             if not user_ids or filters["user_id"] not in (None, user_ids[0]):
-                return selectors.CompanyLog([])
+                return selectors.CompanyLog()
             filters["user_id"] = user_ids[0]
         return selectors.company_log(company=self.request.company, **filters)
 

@@ -14,7 +14,7 @@ sorts the company's whole history.)
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import CharField, QuerySet, Value
+from django.db.models import CharField, Q, QuerySet, Value
 
 from businessobjects.registry import get_registration, registrations
 
@@ -55,8 +55,9 @@ class CompanyLog(Sequence):
     ``LOG_COLUMNS``; ``object_type`` is the registered name (``partner``).
     """
 
-    def __init__(self, branches: list[QuerySet]):
-        self._branches = branches
+    def __init__(self, branches: list[QuerySet] = (), names: list[str] = ()):
+        self._branches = list(branches)
+        self._names = list(names)
 
     def count(self) -> int:
         if not self._branches:
@@ -83,6 +84,45 @@ class CompanyLog(Sequence):
         union = newest[0].union(*newest[1:], all=True)
         # object_type last: history ids repeat across tables.
         return list(union.order_by(*_NEWEST_FIRST, "-object_type")[start:stop])
+
+    def seek(self, position: tuple | None, limit: int, *, backwards=False) -> list:
+        """Return up to ``limit`` rows after ``position`` in log order (newest
+        first), or before it with ``backwards``; for keyset (cursor) pages.
+
+        ``position`` is ``(history_date, history_id, object_type)`` of a row. No
+        OFFSET and no count: each table contributes at most ``limit`` rows read
+        from its company-first index.
+        """
+        if not self._branches or limit < 1:
+            return []
+        order = _NEWEST_FIRST if not backwards else ("history_date", "history_id")
+        branches = [
+            branch.filter(_beyond(position, name, backwards)) if position else branch
+            for name, branch in zip(self._names, self._branches, strict=True)
+        ]
+        newest = [b.order_by(*order)[:limit] for b in branches]
+        if len(newest) == 1:
+            rows = list(newest[0])
+        else:
+            union = newest[0].union(*newest[1:], all=True)
+            tie = "-object_type" if not backwards else "object_type"
+            rows = list(union.order_by(*order, tie)[:limit])
+        return rows[::-1] if backwards else rows
+
+
+def _beyond(position: tuple, name: str, backwards: bool) -> Q:
+    # Log order is (history_date, history_id, object_type), all descending. In
+    # the table of object type ``name`` (constant per table), rows past
+    # ``position`` compare on (history_date, history_id); a tie on both counts
+    # as past only on the side ``name`` sorts to against the position's type.
+    date, history_id, object_type = position
+    if not backwards:
+        inclusive = name < object_type
+        same = {"history_id__lte" if inclusive else "history_id__lt": history_id}
+        return Q(history_date__lte=date) & (Q(history_date__lt=date) | Q(**same))
+    inclusive = name > object_type
+    same = {"history_id__gte" if inclusive else "history_id__gt": history_id}
+    return Q(history_date__gte=date) & (Q(history_date__gt=date) | Q(**same))
 
 
 def company_log(
@@ -123,7 +163,8 @@ def company_log(
             .annotate(object_type=Value(name, output_field=CharField()))
             .values(*LOG_COLUMNS)
             for name in names
-        ]
+        ],
+        names,
     )
 
 
