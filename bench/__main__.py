@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write", "bulk"]
+BENCHMARKS = ["write", "bulk", "audit_updates"]
 
 
 def main(argv: list[str]) -> int:
