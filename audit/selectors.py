@@ -14,6 +14,7 @@ sorts the company's whole history.)
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.db import connections
 from django.db.models import CharField, Q, QuerySet, Value
 
 from businessobjects.registry import get_registration, registrations
@@ -80,7 +81,7 @@ class CompanyLog(Sequence):
             return []
         if len(self._branches) == 1:
             return list(self._branches[0].order_by(*_NEWEST_FIRST)[start:stop])
-        newest = [b.order_by(*_NEWEST_FIRST)[:stop] for b in self._branches]
+        newest = [_top(b, _NEWEST_FIRST, stop) for b in self._branches]
         union = newest[0].union(*newest[1:], all=True)
         # object_type last: history ids repeat across tables.
         return list(union.order_by(*_NEWEST_FIRST, "-object_type")[start:stop])
@@ -100,14 +101,23 @@ class CompanyLog(Sequence):
             branch.filter(_beyond(position, name, backwards)) if position else branch
             for name, branch in zip(self._names, self._branches, strict=True)
         ]
-        newest = [b.order_by(*order)[:limit] for b in branches]
-        if len(newest) == 1:
-            rows = list(newest[0])
+        if len(branches) == 1:
+            rows = list(branches[0].order_by(*order)[:limit])
         else:
+            newest = [_top(b, order, limit) for b in branches]
             union = newest[0].union(*newest[1:], all=True)
             tie = "-object_type" if not backwards else "object_type"
             rows = list(union.order_by(*order, tie)[:limit])
         return rows[::-1] if backwards else rows
+
+
+def _top(branch: QuerySet, order: tuple[str, ...], limit: int) -> QuerySet:
+    """The branch's first ``limit`` rows in ``order``, where the database allows
+    ORDER BY/LIMIT inside a UNION (PostgreSQL); elsewhere (SQLite, for
+    development) the whole branch, ordered and cut by the union."""
+    if connections[branch.db].features.supports_slicing_ordering_in_compound:
+        return branch.order_by(*order)[:limit]
+    return branch.order_by()
 
 
 def _beyond(position: tuple, name: str, backwards: bool) -> Q:
