@@ -124,3 +124,35 @@ def test_member_cannot_revert(client, member_a, company_a):
     response = client.post(revert_url(partner, partner.history.get(version=1)))
     assert response.status_code == 302  # to the admin login
     assert Partner.objects.get(pk=partner.pk).name == "B"
+
+
+@pytest.mark.parametrize("name", ["partner", "address", "contact", "product"])
+def test_history_and_revert_pages_render_for_each_object_type(
+    client, admin_a, company_a, name
+):
+    from businessobjects.registry import get_registration
+
+    partner = services.create(Partner, data={"name": "Owner"}, company=company_a)
+    data = {
+        "partner": {"name": "P1"},
+        "address": {"partner": partner.pk, "city": "Oslo"},
+        "contact": {"partner": partner.pk, "name": "Ann"},
+        "product": {"sku": "S1", "name": "Bolt", "price": "1.50"},
+    }[name]
+    model = get_registration(name).model
+    obj = services.create(model, data=data, company=company_a)
+    change = {"partner": {"name": "P2"}, "address": {"city": "Bergen"}}.get(
+        name, {"name": "Renamed"}
+    )
+    services.update(obj, data=change)
+    client.force_login(admin_a)
+    assert client.get(history_url(obj)).status_code == 200
+    preview = client.get(revert_url(obj, obj.history.get(version=1)))
+    assert preview.status_code == 200
+    assert 'name="_revert"' in preview.content.decode()
+    assert client.post(revert_url(obj, obj.history.get(version=1))).status_code == 302
+    obj.refresh_from_db()
+    assert obj.version == 3
+    assert obj.history.first().changes == {
+        key: {"old": value, "new": data[key]} for key, value in change.items()
+    }
