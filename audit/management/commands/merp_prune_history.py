@@ -41,6 +41,6 @@ class Command(BaseCommand):
         for name, count in counts.items():
             self.stdout.write(f"{name}: {count} history rows {verb}")
         self.stdout.write(
-            f"total: {sum(counts.values())} history rows older than {days} days {verb}"
-            + (" (dry run)" if dry_run else "")
+            f"total: {sum(counts.values())} history rows older than {days} "
+            f"day{'' if days == 1 else 's'} {verb}" + (" (dry run)" if dry_run else "")
         )
