@@ -301,7 +301,7 @@ def bulk_update(
             changes = [change_set for _, _, change_set in batch]
             audit.bulk_record(instances, "~", user=user, changes=changes, reason=reason)
             for instance, staged, _ in batch:
-                if staged.changes:
+                if staged.changes:  # rows that changed only fields: no values to write
                     ext.write(instance, staged)
             _publish(instances, "updated", user=user, changes=changes)
             changed.extend(instances)
