@@ -123,6 +123,11 @@ MERP = {
     "PAGE_SIZE": env.int("MERP_PAGE_SIZE", default=50),
     "MAX_PAGE_SIZE": env.int("MERP_MAX_PAGE_SIZE", default=500),
     "BULK_BATCH_SIZE": env.int("MERP_BULK_BATCH_SIZE", default=1000),
+    "OUTBOX_WARN_PENDING": env.int("MERP_OUTBOX_WARN_PENDING", default=1_000),
+    "OUTBOX_WARN_AGE": env.int("MERP_OUTBOX_WARN_AGE", default=300),
+    "OUTBOX_FAIL_PENDING": env.int("MERP_OUTBOX_FAIL_PENDING", default=100_000),
+    "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
+    "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
 }
 
 REST_FRAMEWORK = {
