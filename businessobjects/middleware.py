@@ -42,6 +42,11 @@ class RequestContextMiddleware:
         return response
 
     def _log(self, request, response, seconds: float) -> None:
+        # Token users are authenticated inside DRF, which sets request.user too.
+        user = getattr(request, "user", None)
+        user_id = context.get_user() and context.get_user().pk
+        if user_id is None and getattr(user, "is_authenticated", False):
+            user_id = user.pk
         access_log.info(
             "%s %s %s",
             request.method,
@@ -52,5 +57,6 @@ class RequestContextMiddleware:
                 "path": request.path,
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
+                "user_id": user_id,
             },
         )
