@@ -62,7 +62,8 @@ class Command(BaseCommand):
             with path.open(encoding=options["encoding"], newline="") as stream:
                 total = imports.count_rows(stream, delimiter=delimiter)
                 stream.seek(0)
-                # tqdm draws only on a terminal (disable=None); quiet at -v 0.
+                # tqdm draws only on a terminal (disable=None); quiet at -v 0. It
+                # gets the raw stream: OutputWrapper.write would add newlines.
                 with tqdm(
                     total=total,
                     unit="row",
