@@ -80,8 +80,8 @@ def import_rows(
 
     Headers are field names (a foreign key takes the id, e.g. ``partner``) and
     ``ext:<name>`` / ``extensions.<name>`` for custom fields. An empty cell leaves
-    the field at its default. ``on_batch(n)`` is called after each batch of ``n``
-    rows (progress bars).
+    the field at its default. ``on_batch(n)`` is called as each batch is written,
+    with the number of rows read since the last call (progress bars).
     """
     reader = csv.DictReader(stream, delimiter=delimiter)
     columns = _columns(model, reader.fieldnames)
@@ -90,10 +90,14 @@ def import_rows(
     with use_context(user=user, company=company, correlation_id=correlation_id):
         with transaction.atomic():
             rows = _rows(model, reader, columns, result)
+            reported = 0  # rows read so far, malformed ones included
             for batch in _batches(rows, batch_size):
                 result.created += _write(model, batch, company, user, result.errors)
                 if on_batch:
-                    on_batch(len(batch))
+                    on_batch(result.rows - reported)
+                    reported = result.rows
+            if on_batch and result.rows > reported:
+                on_batch(result.rows - reported)
             result.errors.sort(key=lambda e: e.line)
             result.committed = not dry_run and (allow_partial or not result.errors)
             if not result.committed:

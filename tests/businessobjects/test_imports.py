@@ -196,6 +196,11 @@ def test_progress_bar_only_on_a_terminal(csv_file, company_a, admin_a):
     )
     assert error is None
     assert "5/5" in err and "100%" in err
+    # Malformed rows count as read too, so the bar still reaches the end.
+    ragged = csv_file("name,email\nA,\nB,x,y\nC,\n", "ragged.csv")
+    terminal = Terminal()
+    run_import(ragged, "--user", "admin_a", "--dry-run", stderr=terminal)
+    assert "3/3" in terminal.getvalue()
     out, err, error = run_import(path, "--user", "admin_a", "--dry-run")
     assert err == ""
 
