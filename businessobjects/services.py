@@ -172,7 +172,20 @@ def bulk_create(
         instance._merp_extensions = staged.values
         pending.append((instance, staged))
     if errors:
-        raise ValidationError({"rows": [f"row {i}: {e}" for i, e in errors.items()]})
+        # params carry the row index and its errors for callers that report per
+        # row (merp_import); the message reads as before.
+        raise ValidationError(
+            {
+                "rows": [
+                    ValidationError(
+                        "row %(row)s: %(errors)s",
+                        code="invalid_row",
+                        params={"row": i, "errors": e},
+                    )
+                    for i, e in errors.items()
+                ]
+            }
+        )
 
     created: list[BO] = []
     with transaction.atomic():
@@ -183,9 +196,13 @@ def bulk_create(
                 with transaction.atomic():
                     model.objects.bulk_create(instances)
             except IntegrityError as exc:
-                raise ValidationError(
-                    {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
-                ) from exc
+                end = start + len(chunk) - 1
+                error = ValidationError(
+                    "rows %(start)s-%(end)s: %(error)s",
+                    code="integrity",
+                    params={"start": start, "end": end, "error": exc},
+                )
+                raise ValidationError({"rows": [error]}) from exc
             payloads = [_represent(instance) for instance in instances]
             changes = [
                 _diff({}, payload) | _ext_changes(staged)
