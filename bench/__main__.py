@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write", "bulk", "ext_filter"]
+BENCHMARKS = ["write", "bulk", "audit_updates", "ext_filter"]
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audit.admin import BusinessObjectHistoryAdmin
 from extensions.forms import ExtensionFieldsAdminMixin
 
 from . import services
@@ -18,10 +19,11 @@ def admin_company_ids(user) -> list[int]:
     )
 
 
-class CompanyScopedAdmin(ExtensionFieldsAdminMixin, admin.ModelAdmin):
+class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
     """Admin for a business object: company admins see only their companies' rows,
-    every save and delete goes through the services (history and events), and the
-    company's custom fields are form fields (extensions.forms)."""
+    every save and delete goes through the services (history and events), the
+    company's custom fields are form fields (``extensions.forms``); history and
+    revert come from ``audit.admin``."""
 
     readonly_fields = (
         "version",
