@@ -209,7 +209,7 @@ def bulk_create(
                 for payload, (_, staged) in zip(payloads, chunk, strict=True)
             ]
             audit.bulk_record(instances, "+", user=user, changes=changes, reason=reason)
-            ext.bulk_write(chunk, user=user)
+            ext.bulk_write(chunk)
             _publish(instances, "created", user=user, changes=changes, payload=payloads)
             created.extend(instances)
     return created

@@ -11,11 +11,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from simple_history.models import HistoricalRecords
 
-from audit.history import HistoryBase
-from businessobjects import context
-from businessobjects.conf import merp_settings
+from audit.history import HistoryBase, MerpHistoricalRecords
 from businessobjects.models import Company
 
 from . import types
@@ -215,8 +212,9 @@ class FieldDefinition(models.Model):
             check_conversion(original, self)
 
 
-class ValueHistoricalRecords(HistoricalRecords):
-    """History of extension values: correlation id, user from the context."""
+class ValueHistoricalRecords(MerpHistoricalRecords):
+    """The business objects' history (user, reason, correlation id, AUDIT_ENABLED),
+    indexed for "the values of this object" rather than by value row id."""
 
     def get_meta_options(self, model):
         options = super().get_meta_options(model)
@@ -227,20 +225,6 @@ class ValueHistoricalRecords(HistoricalRecords):
             )
         ]
         return options
-
-    def get_history_user(self, instance):
-        user = getattr(instance, "_history_user", None)
-        return user if user is not None else context.get_user()
-
-    # AUDIT_ENABLED may be switched in settings.MERP, which simple-history's own
-    # SIMPLE_HISTORY_ENABLED does not follow.
-    def post_save(self, instance, created, using=None, **kwargs):
-        if merp_settings.AUDIT_ENABLED:
-            super().post_save(instance, created, using=using, **kwargs)
-
-    def post_delete(self, instance, using=None, **kwargs):
-        if merp_settings.AUDIT_ENABLED:
-            super().post_delete(instance, using=using, **kwargs)
 
 
 class ExtensionValue(models.Model):
@@ -276,7 +260,12 @@ class ExtensionValue(models.Model):
     value_datetime = models.DateTimeField(null=True, blank=True)
     value_json = models.JSONField(null=True, blank=True)
 
-    history = ValueHistoricalRecords(bases=[HistoryBase], user_related_name="+")
+    history = ValueHistoricalRecords(
+        bases=[HistoryBase],
+        user_related_name="+",
+        history_change_reason_field=models.TextField(null=True, blank=True),
+        no_db_index=["company", "definition", "content_type"],
+    )
 
     class Meta:
         constraints = [

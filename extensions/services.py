@@ -30,6 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from audit import context as audit_context
 from businessobjects import context
 from businessobjects.conf import merp_settings
 from businessobjects.db import insert_rows
@@ -250,9 +251,21 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
     return staged
 
 
+def _acting_user(instance, attribute: str = "updated_by"):
+    """The user the services act for: the one they set on ``instance``.
+
+    ``_history_user`` during a single write; else the ``updated_by`` /
+    ``created_by`` the services assigned (read from the relation cache: no query).
+    """
+    user = getattr(instance, "_history_user", None)
+    if user is None:
+        user = instance._state.fields_cache.get(attribute)
+    return user
+
+
 def write(instance, staged: ExtensionWrite) -> None:
     """Save what ``prepare`` staged; each row change leaves a history row."""
-    user = getattr(instance, "_history_user", None)
+    user = _acting_user(instance)
     for row in staged.upserts:
         row.object_id = instance.pk
         row._history_user = user
@@ -264,6 +277,8 @@ def write(instance, staged: ExtensionWrite) -> None:
 
 def bulk_write(pairs: list[tuple], *, user=None) -> None:
     """Insert the staged values of many new objects, with history, in batches."""
+    if user is None and pairs:
+        user = _acting_user(pairs[0][0], "created_by")
     rows = []
     for instance, staged in pairs:
         for row in staged.upserts:
@@ -290,6 +305,7 @@ def _record_history(rows: list[ExtensionValue], history_type: str, *, user) -> N
     tracked = history.tracked_fields
     user = user if user is not None else context.get_user()
     correlation_id = context.get_correlation_id()
+    reason = audit_context.get_change_reason()
     now = timezone.now()
     insert_rows(
         history,
@@ -298,6 +314,7 @@ def _record_history(rows: list[ExtensionValue], history_type: str, *, user) -> N
                 history_date=now,
                 history_type=history_type,
                 history_user=user,
+                history_change_reason=reason,
                 correlation_id=correlation_id,
                 **{f.attname: getattr(row, f.attname) for f in tracked},
             )
@@ -314,7 +331,7 @@ def remove(instance) -> None:
         content_type_id=content_type.pk,
         object_id=instance.pk,
     )
-    user = getattr(instance, "_history_user", None)
+    user = _acting_user(instance)
     for row in rows:
         row._history_user = user
         row.delete()
@@ -576,6 +593,7 @@ def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
             ExtensionValue,
             list(types.VALUE_COLUMNS),
             default_user=user if user is not None else context.get_user(),
+            default_change_reason=audit_context.get_change_reason(),
             custom_historical_attrs={"correlation_id": context.get_correlation_id()},
         )
     else:
