@@ -7,10 +7,11 @@ from rest_framework.test import APIClient
 from businessobjects.models import Company, Membership
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _fresh_definitions_cache():
-    # Cached custom-field definitions are keyed by company id; a new test database
-    # reuses the ids of a previous run, so forget what that run cached.
+    # Cached custom-field definitions are keyed by company id, and the cache does
+    # not roll back with a test's transaction: a later test (or run) that gets the
+    # same company id (SQLite reuses ids) must not see them.
     from extensions import cache
 
     cache.clear()

@@ -163,3 +163,26 @@ def test_plain_orm_delete_of_definition_with_values_is_refused(
     partner(company_a, extensions={"tier": "gold"})
     with pytest.raises(ProtectedError):
         tier.delete()
+
+
+def test_bulk_update_writes_values_with_history(company_a, admin_a, tier, partner):
+    first, second = partner(company_a), partner(company_a, extensions={"tier": "gold"})
+    changed = bo.bulk_update(
+        Partner,
+        rows=[
+            {"id": first.pk, "extensions": {"tier": "silver"}},
+            {"id": second.pk, "extensions": {"tier": None}},
+        ],
+        company=company_a,
+        user=admin_a,
+    )
+    assert {p.pk for p in changed} == {first.pk, second.pk}
+    assert services.get_extensions(first) == {"tier": "silver"}
+    assert services.get_extensions(second) == {"tier": None}
+    latest = ExtensionValue.history.order_by("-history_id")[:2]
+    assert sorted((h.history_type, h.value_text) for h in latest) == [
+        ("+", "silver"),
+        ("-", "gold"),
+    ]
+    assert {h.history_user_id for h in latest} == {admin_a.pk}
+    assert Partner.objects.get(pk=second.pk).version == 2
