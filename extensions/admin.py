@@ -107,6 +107,21 @@ class FieldDefinitionForm(forms.ModelForm):
         return cleaned
 
 
+class BusinessObjectFilter(admin.SimpleListFilter):
+    """The registered business objects (not every content type of the project)."""
+
+    title = "business object"
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        return _model_choices()
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(content_type=services.content_type_for(self.value()))
+        return queryset
+
+
 @admin.register(FieldDefinition)
 class FieldDefinitionAdmin(admin.ModelAdmin):
     form = FieldDefinitionForm
@@ -160,7 +175,7 @@ class FieldDefinitionAdmin(admin.ModelAdmin):
 
     def get_list_filter(self, request):
         extra = ("company",) if request.user.is_superuser else ()
-        return (*extra, "content_type", *self.list_filter)
+        return (*extra, BusinessObjectFilter, *self.list_filter)
 
     def get_fields(self, request, obj=None):
         fields = ["company", "model", *FieldDefinitionForm.Meta.fields[1:]]

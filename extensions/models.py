@@ -201,7 +201,7 @@ class FieldDefinition(models.Model):
             raise ValidationError(errors)
 
     def _check_stored_values(self) -> None:
-        from .services import check_conversion
+        from .definitions import check_conversion
 
         original = (
             FieldDefinition.objects.filter(pk=self.pk)

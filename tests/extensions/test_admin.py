@@ -338,3 +338,13 @@ def test_superuser_add_form_for_several_companies(
     )
     assert created.status_code == 302
     assert Partner.objects.get().company == company_a
+
+
+def test_admin_filters_by_business_object(admin_client_a, company_a, define):
+    define(company_a, "tier", "string")
+    define(company_a, "department", "string", model="contact")
+    listing = admin_client_a.get(DEFS, {"model": "contact"})
+    assert [d.name for d in listing.context["cl"].result_list] == ["department"]
+    filters = listing.context["cl"].filter_specs
+    business_objects = next(f for f in filters if f.title == "business object")
+    assert ("partner", "Partner") in business_objects.lookup_choices
