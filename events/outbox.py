@@ -1,10 +1,16 @@
 """Writing events to the outbox, inside the caller's transaction."""
 
+import logging
+
+from django.db import transaction
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
 
+from . import relay, streams
 from .models import OutboxEvent
+
+logger = logging.getLogger(__name__)
 
 
 def stream_name(aggregate_type: str) -> str:
@@ -39,9 +45,47 @@ def build_event(
 
 
 def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
-    """Insert ``events`` (one INSERT per batch); call inside the write's transaction."""
+    """Insert ``events`` (one INSERT per batch); call inside the write's transaction.
+
+    After the transaction commits, the events are sequenced in this process and a
+    forwarding task is queued; a rollback discards both with the rows.
+    """
     if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
         return []
-    return OutboxEvent.objects.bulk_create(
+    created = OutboxEvent.objects.bulk_create(
         events, batch_size=merp_settings.BULK_BATCH_SIZE
     )
+    _relay_on_commit()
+    return created
+
+
+def relay_after_commit() -> None:
+    """Sequence the committed events (the API sees them at once) and ask a worker
+    to forward them. Neither step may fail the write that has just committed: on
+    any error the events wait in the outbox for the next call or the beat sweep."""
+    try:
+        relay.sequence_outbox()
+    except Exception:
+        logger.exception("Sequencing the outbox failed; the next sweep retries.")
+    if not streams.is_configured():
+        return
+    from .tasks import forward_outbox
+
+    try:
+        forward_outbox.apply_async(retry=False)
+    except Exception as exc:
+        # Broker down: the events are safe in the outbox, the beat sweep sends them.
+        logger.warning("Could not queue outbox forwarding (%s); it stays queued.", exc)
+
+
+def _relay_on_commit() -> None:
+    # One callback per transaction is enough (a bulk write enqueues per batch).
+    # A pending callback was registered at an enclosing savepoint (rolled back
+    # together with these rows) or at a released one (can no longer roll back
+    # alone), so it runs whenever these rows commit.
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(
+        func is relay_after_commit for _, func, _ in conn.run_on_commit
+    ):
+        return
+    transaction.on_commit(relay_after_commit, robust=True)

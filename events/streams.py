@@ -1,0 +1,54 @@
+"""The Redis connection of the event streams.
+
+``MERP["EVENT_REDIS_URL"]`` picks the server (default: ``REDIS_URL``). Without one,
+events stay in the outbox: nothing is forwarded and nothing errors.
+"""
+
+import threading
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from businessobjects.conf import merp_settings
+
+_clients: dict[str, redis.Redis] = {}
+_lock = threading.Lock()
+
+
+def redis_url() -> str:
+    """Return the URL of the streams' Redis, or ``""`` when none is configured."""
+    return merp_settings.EVENT_REDIS_URL or ""
+
+
+def is_configured() -> bool:
+    return bool(redis_url())
+
+
+def get_client(url: str | None = None) -> redis.Redis:
+    """Return a shared client (strings in, strings out) for ``url`` or the default.
+
+    Connection errors are retried once, briefly: the relay's Celery task owns the
+    real back-off, and a request thread must never hang on a dead Redis.
+    """
+    url = url or redis_url()
+    if not url:
+        raise RuntimeError(
+            "No Redis for events: set REDIS_URL (or MERP_EVENT_REDIS_URL); without "
+            "one, events stay in the outbox."
+        )
+    client = _clients.get(url)
+    if client is None:
+        with _lock:
+            client = _clients.get(url)
+            if client is None:
+                client = redis.Redis.from_url(
+                    url,
+                    decode_responses=True,
+                    socket_connect_timeout=merp_settings.EVENT_REDIS_TIMEOUT,
+                    socket_timeout=merp_settings.EVENT_REDIS_TIMEOUT,
+                    health_check_interval=30,
+                    retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
+                )
+                _clients[url] = client
+    return client

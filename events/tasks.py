@@ -1,0 +1,66 @@
+"""Celery tasks: one more interface onto events.relay."""
+
+import logging
+
+import redis
+from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+from django.db import DatabaseError
+
+from businessobjects.conf import merp_settings
+
+from . import relay
+
+logger = logging.getLogger(__name__)
+
+# Seconds before another try when rows were held back behind another relay.
+DEFERRED_RETRY_SECONDS = 1
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def forward_outbox(self) -> dict:
+    """Forward pending outbox events to Redis Streams; on failure back off and retry.
+
+    Queued after every commit that wrote events and by the beat sweep, so a lost
+    task or a Redis outage never strands an event. Rows stay unsent until they
+    are in Redis, so running this twice, or in many workers, is always safe.
+    """
+    try:
+        result = relay.forward_outbox()
+    except (redis.RedisError, DatabaseError) as exc:
+        retries = self.request.retries
+        if self.request.is_eager or retries >= merp_settings.EVENT_RETRY_MAX:
+            logger.warning(
+                "Forwarding the outbox failed (%s); the beat sweep tries again.", exc
+            )
+            return {"error": str(exc)}
+        countdown = get_exponential_backoff_interval(
+            factor=1,
+            retries=retries,
+            maximum=merp_settings.EVENT_RETRY_BACKOFF_MAX,
+            full_jitter=True,
+        )
+        logger.warning(
+            "Forwarding the outbox failed (%s); retry %d in %ss.",
+            exc,
+            retries + 1,
+            countdown,
+        )
+        raise self.retry(
+            exc=exc, countdown=countdown, max_retries=merp_settings.EVENT_RETRY_MAX
+        ) from exc
+    if not self.request.is_eager:
+        if result.more:
+            self.apply_async()
+        elif result.deferred:
+            self.apply_async(countdown=DEFERRED_RETRY_SECONDS)
+    return result.as_dict()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def prune_outbox() -> int:
+    """Delete sent events older than ``EVENT_RETENTION_DAYS``."""
+    deleted = relay.prune_sent()
+    if deleted:
+        logger.info("Pruned %d sent outbox events.", deleted)
+    return deleted
