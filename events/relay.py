@@ -69,7 +69,11 @@ class ForwardResult:
 
 def sequence_outbox(*, batch_size: int = SEQUENCE_BATCH_SIZE) -> int:
     """Give every committed row without a position the next positions; return how
-    many rows were sequenced."""
+    many rows were sequenced.
+
+    Call it outside any transaction (after commit, in a task or command): each
+    batch holds the sequence row lock until its own commit.
+    """
     total = 0
     while True:
         count = _sequence_batch(batch_size)
