@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
 
 
 def bulk_record(
@@ -34,4 +35,4 @@ def bulk_record(
         )
         for instance, change_set in zip(instances, changes, strict=True)
     ]
-    history_model.objects.bulk_create(rows, batch_size=merp_settings.BULK_BATCH_SIZE)
+    insert_rows(history_model, rows)

@@ -76,7 +76,7 @@ def update(
         before = _represent(locked)
         _assign(locked, data or {})
         _clean(locked)
-        staged = ext.prepare(model, locked.company, extensions, instance=locked)
+        staged = ext.prepare(model, locked.company_id, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
         if changes:
@@ -167,10 +167,14 @@ def bulk_create(
                 raise ValidationError(
                     {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
                 ) from exc
-            changes = [_diff({}, _represent(i)) | _ext_changes(s) for i, s in chunk]
+            payloads = [_represent(instance) for instance in instances]
+            changes = [
+                _diff({}, payload) | _ext_changes(staged)
+                for payload, (_, staged) in zip(payloads, chunk, strict=True)
+            ]
             audit.bulk_record(instances, "+", user=user, changes=changes)
             ext.bulk_write(chunk)
-            _publish(instances, "created", user=user, changes=changes)
+            _publish(instances, "created", user=user, changes=changes, payload=payloads)
             created.extend(instances)
     return created
 

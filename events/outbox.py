@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
 
 from . import relay, streams
 from .models import OutboxEvent
@@ -45,18 +46,19 @@ def build_event(
 
 
 def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
-    """Insert ``events`` (one INSERT per batch); call inside the write's transaction.
+    """Insert ``events``; call inside the write's transaction.
 
     After the transaction commits, the events are sequenced in this process and a
     forwarding task is queued; a rollback discards both with the rows.
     """
     if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
         return []
-    created = OutboxEvent.objects.bulk_create(
-        events, batch_size=merp_settings.BULK_BATCH_SIZE
-    )
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        insert_rows(OutboxEvent, events)
     _relay_on_commit()
-    return created
+    return events
 
 
 def relay_after_commit() -> None:

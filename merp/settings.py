@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": (
-        "businessobjects.api.pagination.CappedPageNumberPagination"
+        "businessobjects.api.pagination.BusinessObjectPagination"
     ),
     "PAGE_SIZE": MERP["PAGE_SIZE"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,4 +1,5 @@
-from rest_framework.pagination import PageNumberPagination
+from rest_framework import exceptions
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 from businessobjects.conf import merp_settings
 
@@ -8,10 +9,63 @@ class CappedPageNumberPagination(PageNumberPagination):
 
     page_size_query_param = "page_size"
 
-    @property
-    def page_size(self) -> int:
-        return merp_settings.PAGE_SIZE
+    def __init__(self):
+        # Read per request, so settings overrides apply.
+        self.page_size = merp_settings.PAGE_SIZE
+        self.max_page_size = merp_settings.MAX_PAGE_SIZE
 
-    @property
-    def max_page_size(self) -> int:
-        return merp_settings.MAX_PAGE_SIZE
+
+class CappedCursorPagination(CursorPagination):
+    page_size_query_param = "page_size"
+    ordering = "-id"
+
+    def __init__(self):
+        self.page_size = merp_settings.PAGE_SIZE
+        self.max_page_size = merp_settings.MAX_PAGE_SIZE
+
+
+class BusinessObjectPagination(CappedPageNumberPagination):
+    """Page numbers by default; ``?cursor=`` switches to cursor pagination.
+
+    Page numbers cost a ``COUNT(*)`` and an ``OFFSET`` per page; on large lists a
+    client sends ``?cursor=`` (empty for the first page) and follows ``next``,
+    which costs neither. Cursor pages answer ``{next, previous, results}`` and
+    order by ``id`` (``?ordering=id`` or the default ``-id``).
+    """
+
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._cursor = None
+        if self.cursor_query_param not in request.query_params:
+            return super().paginate_queryset(queryset, request, view)
+        ordering = request.query_params.get("ordering", "-id") or "-id"
+        if ordering not in ("id", "-id"):
+            raise exceptions.ValidationError(
+                {"ordering": ["Cursor pagination orders by 'id' or '-id' only."]}
+            )
+        self._cursor = CappedCursorPagination()
+        self._cursor.ordering = ordering
+        # Ordering is fixed above; don't let the view's filter override it.
+        return self._cursor.paginate_queryset(queryset.order_by(ordering), request)
+
+    def get_paginated_response(self, data):
+        if self._cursor is not None:
+            return self._cursor.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        parameters.append(
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Use cursor pagination (no count; send empty for the first "
+                    "page, then follow `next`). Orders by id."
+                ),
+                "schema": {"type": "string"},
+            }
+        )
+        return parameters
