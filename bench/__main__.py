@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write", "bulk"]
+BENCHMARKS = ["write", "bulk", "events_forward"]
 
 
 def main(argv: list[str]) -> int:

@@ -51,6 +51,12 @@ class OutboxEvent(models.Model):
                 name="outbox_unsent",
                 condition=models.Q(sent_at__isnull=True),
             ),
+            # The relay's order check: an object's unsent rows.
+            models.Index(
+                fields=["aggregate_type", "aggregate_id", "position"],
+                name="outbox_unsent_object",
+                condition=models.Q(sent_at__isnull=True),
+            ),
             # Pruning of sent rows.
             models.Index(
                 fields=["sent_at"],
@@ -71,7 +77,11 @@ class OutboxEvent(models.Model):
         return (self.aggregate_type, self.aggregate_id)
 
     def as_stream_fields(self) -> dict[str, str]:
-        """Return the entry fields of DESIGN.md, as strings for XADD."""
+        """Return the entry fields of DESIGN.md, as strings for XADD.
+
+        The relay renders the same fields in SQL (``events.relay.stream_rows``);
+        JSON is written the way PostgreSQL prints ``jsonb`` (UTF-8, ", ", ": ").
+        """
         return {
             "event_id": str(self.event_id),
             "event_type": self.event_type,
@@ -82,9 +92,13 @@ class OutboxEvent(models.Model):
             "correlation_id": self.correlation_id,
             "occurred_at": self.occurred_at.isoformat(),
             "version": str(self.version),
-            "payload": json.dumps(self.payload, cls=DjangoJSONEncoder),
-            "changes": json.dumps(self.changes, cls=DjangoJSONEncoder),
+            "payload": _dumps(self.payload),
+            "changes": _dumps(self.changes),
         }
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
 
 
 class OutboxSequence(models.Model):

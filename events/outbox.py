@@ -48,8 +48,8 @@ def build_event(
 def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
     """Insert ``events``; call inside the write's transaction.
 
-    After the transaction commits, the events are sequenced in this process and a
-    forwarding task is queued; a rollback discards both with the rows.
+    After the transaction commits, ``relay_after_commit`` hands them on; a
+    rollback discards it with the rows.
     """
     if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
         return []
@@ -62,22 +62,26 @@ def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
 
 
 def relay_after_commit() -> None:
-    """Sequence the committed events (the API sees them at once) and ask a worker
-    to forward them. Neither step may fail the write that has just committed: on
-    any error the events wait in the outbox for the next call or the beat sweep."""
+    """Hand the committed events on: queue a forwarding task (the worker sequences
+    them, then sends them), or, without Redis or when the broker is unreachable,
+    sequence them here so the API shows them at once.
+
+    Nothing here may fail the write that has just committed: on any error the
+    events wait in the outbox for the next call or the beat sweep.
+    """
+    if streams.is_configured():
+        from .tasks import forward_outbox
+
+        try:
+            forward_outbox.apply_async(retry=False)
+            return
+        except Exception as exc:
+            # Broker down: the events are safe in the outbox; the sweep sends them.
+            logger.warning("Could not queue outbox forwarding: %s", exc)
     try:
         relay.sequence_outbox()
     except Exception:
-        logger.exception("Sequencing the outbox failed; the next sweep retries.")
-    if not streams.is_configured():
-        return
-    from .tasks import forward_outbox
-
-    try:
-        forward_outbox.apply_async(retry=False)
-    except Exception as exc:
-        # Broker down: the events are safe in the outbox, the beat sweep sends them.
-        logger.warning("Could not queue outbox forwarding (%s); it stays queued.", exc)
+        logger.exception("Sequencing the outbox failed; the next call retries.")
 
 
 def _relay_on_commit() -> None:

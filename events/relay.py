@@ -26,7 +26,8 @@ from datetime import timedelta
 
 import redis
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
@@ -53,6 +54,8 @@ class ForwardResult:
     failed: int = 0
     # The time budget ran out with work left: the caller should go on.
     more: bool = False
+    # Highest position claimed by the last batch.
+    last_position: int = 0
 
     def add(self, other: "ForwardResult") -> None:
         self.claimed += other.claimed
@@ -151,31 +154,40 @@ def forward_outbox(
     if time_budget is None:
         time_budget = merp_settings.EVENT_FORWARD_TIME_BUDGET
     deadline = time.monotonic() + time_budget
+    # Each batch claims past the previous one: the index of unsent rows keeps the
+    # entries of rows sent moments ago until VACUUM, and starting every claim at
+    # the lowest position would step over all of them again. Rows left behind
+    # (held back, or released by another relay) go with the next run, which the
+    # task queues when it held rows back.
+    after = 0
     while True:
-        batch = forward_batch(client, batch_size=batch_size)
+        batch = forward_batch(client, batch_size=batch_size, after=after)
         result.add(batch)
-        if batch.claimed < batch_size or batch.sent == 0:
-            # Drained, or only rows held back behind another relay's batch.
+        if batch.claimed < batch_size:
             return result
+        after = batch.last_position
         if time.monotonic() >= deadline:
             result.more = True
             return result
 
 
-def forward_batch(client: redis.Redis, *, batch_size: int) -> ForwardResult:
-    """Claim, send and mark one batch in one short transaction."""
+def forward_batch(
+    client: redis.Redis, *, batch_size: int, after: int = 0
+) -> ForwardResult:
+    """Claim (positions above ``after``), send and mark one batch in one short
+    transaction."""
     failure: redis.RedisError | None = None
     with transaction.atomic():
-        rows = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(sent_at__isnull=True, position__isnull=False)
-            .order_by("position")[:batch_size]
-        )
+        rows = claim_unsent(batch_size, after=after)
         if not rows:
             return ForwardResult()
         blocked = _keys_sent_elsewhere(rows)
         ready = [row for row in rows if row.aggregate_key not in blocked]
-        result = ForwardResult(claimed=len(rows), deferred=len(rows) - len(ready))
+        result = ForwardResult(
+            claimed=len(rows),
+            deferred=len(rows) - len(ready),
+            last_position=rows[-1].position,
+        )
         if ready:
             try:
                 replies = _xadd(client, ready)
@@ -187,39 +199,150 @@ def forward_batch(client: redis.Redis, *, batch_size: int) -> ForwardResult:
             _mark_failed(failed)
             result.sent, result.failed = len(sent), len(failed)
             if failed and failure is None:
-                failure = next(r for _, r in failed)
+                failure = next(r for _, r in failed if r is not None)
     if failure is not None:
         raise failure
     return result
 
 
-def _keys_sent_elsewhere(rows: list[OutboxEvent]) -> set[tuple[str, str]]:
-    """Objects of ``rows`` with an earlier unsent row outside ``rows``.
+@dataclass(slots=True)
+class StreamRow:
+    """An outbox row as the relay needs it: where it goes and its entry fields."""
+
+    pk: int
+    position: int
+    stream: str
+    aggregate_key: tuple[str, str]
+    fields: dict[str, str]
+
+
+def stream_rows(queryset, *, lock: bool = False, chunk_size: int | None = None):
+    """Return ``queryset`` as ``StreamRow`` values, the JSON fields rendered by the
+    database (no decode/encode round trip in Python); ``chunk_size`` streams it."""
+    if lock:
+        queryset = queryset.select_for_update(skip_locked=True)
+    values = queryset.annotate(
+        payload_json=Cast("payload", TextField()),
+        changes_json=Cast("changes", TextField()),
+    ).values_list(*_ROW_COLUMNS, "payload_json", "changes_json")
+    if chunk_size:
+        values = values.iterator(chunk_size=chunk_size)
+    return (_stream_row(*value) for value in values)
+
+
+_ROW_COLUMNS = (
+    "pk",
+    "position",
+    "stream",
+    "event_id",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "company_id",
+    "user_id",
+    "correlation_id",
+    "occurred_at",
+    "version",
+)
+
+
+def _stream_row(
+    pk,
+    position,
+    stream,
+    event_id,
+    event_type,
+    aggregate_type,
+    aggregate_id,
+    company_id,
+    user_id,
+    correlation_id,
+    occurred_at,
+    version,
+    payload_json,
+    changes_json,
+) -> StreamRow:
+    # The same entry as OutboxEvent.as_stream_fields().
+    return StreamRow(
+        pk=pk,
+        position=position,
+        stream=stream,
+        aggregate_key=(aggregate_type, aggregate_id),
+        fields={
+            "event_id": str(event_id),
+            "event_type": event_type,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "company_id": str(company_id),
+            "user_id": "" if user_id is None else str(user_id),
+            "correlation_id": correlation_id,
+            "occurred_at": occurred_at.isoformat(),
+            "version": str(version),
+            "payload": payload_json,
+            "changes": changes_json,
+        },
+    )
+
+
+def claim_unsent(batch_size: int, *, after: int = 0) -> list[StreamRow]:
+    """Lock the first ``batch_size`` unsent rows above position ``after`` that no
+    other relay holds, in position order (call inside a transaction)."""
+    unsent = OutboxEvent.objects.filter(
+        sent_at__isnull=True, position__gt=after
+    ).order_by("position")[:batch_size]
+    if connection.vendor == "postgresql":
+        # Right after a burst the statistics still say "few unsent rows" and the
+        # planner would read every unsent row (bitmap scan) to sort them; walking
+        # the outbox_unsent index in order stops after batch_size rows.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+    return list(stream_rows(unsent, lock=True))
+
+
+def _keys_sent_elsewhere(rows: list[StreamRow]) -> set[tuple[str, str]]:
+    """Objects of ``rows`` with an unsent row before their first row in ``rows``.
 
     Such a row is locked by another relay right now (the claim took the lowest
     unlocked positions) or was released unsent after it; either way it must reach
     the stream first, so this batch holds those objects back.
     """
-    keys = {row.aggregate_key for row in rows}
-    earlier = (
-        OutboxEvent.objects.filter(sent_at__isnull=True, position__lt=rows[-1].position)
-        .exclude(pk__in=[row.pk for row in rows])
-        .values_list("aggregate_type", "aggregate_id")
-    )
-    return {key for key in earlier if key in keys}
+    first: dict[tuple[str, str], int] = {}
+    for row in rows:
+        first.setdefault(row.aggregate_key, row.position)
+    if connection.vendor != "postgresql":
+        earlier = OutboxEvent.objects.filter(
+            sent_at__isnull=True, position__lt=rows[-1].position
+        ).values_list("aggregate_type", "aggregate_id", "position")
+        return {(t, a) for t, a, p in earlier if p < first.get((t, a), p)}
+    # One probe of the outbox_unsent_object index per object (LATERAL ... LIMIT 1
+    # keeps it a nested loop even when the statistics are stale): cheap however
+    # many sent rows still wait for VACUUM.
+    types = [key[0] for key in first]
+    ids = [key[1] for key in first]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.type, k.id "
+            "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS k(type, id, pos) "
+            "CROSS JOIN LATERAL (SELECT 1 "
+            f"FROM {OutboxEvent._meta.db_table} AS o "
+            "WHERE o.aggregate_type = k.type AND o.aggregate_id = k.id "
+            "AND o.position < k.pos AND o.sent_at IS NULL LIMIT 1) AS earlier",
+            [types, ids, list(first.values())],
+        )
+        return {(t, a) for t, a in cursor.fetchall()}
 
 
-def _xadd(client: redis.Redis, rows: Iterable[OutboxEvent]) -> list:
+def _xadd(client: redis.Redis, rows: Iterable[StreamRow]) -> list:
     # MULTI/EXEC: an error Redis detects while queueing (OOM, ...) rejects the
     # whole batch, so an object's later event cannot land without its earlier one.
     maxlen = merp_settings.EVENT_STREAM_MAXLEN
     pipe = client.pipeline(transaction=True)
     for row in rows:
-        pipe.xadd(row.stream, row.as_stream_fields(), maxlen=maxlen, approximate=True)
+        pipe.xadd(row.stream, row.fields, maxlen=maxlen, approximate=True)
     return pipe.execute(raise_on_error=False)
 
 
-def _split(rows: list[OutboxEvent], replies: list) -> tuple[list, list]:
+def _split(rows: list[StreamRow], replies: list) -> tuple[list, list]:
     """Pair rows with replies; an object with a failed entry keeps its later rows
     unsent too (sent again after it: a duplicate, never a reordering)."""
     sent, failed, broken = [], [], set()
@@ -232,7 +355,7 @@ def _split(rows: list[OutboxEvent], replies: list) -> tuple[list, list]:
     return sent, failed
 
 
-def _mark_sent(sent: list[tuple[OutboxEvent, str]]) -> None:
+def _mark_sent(sent: list[tuple[StreamRow, str]]) -> None:
     if not sent:
         return
     now = timezone.now()
@@ -248,16 +371,15 @@ def _mark_sent(sent: list[tuple[OutboxEvent, str]]) -> None:
             )
         return
     for row, stream_id in sent:
-        row.sent_at, row.stream_id, row.last_error = now, str(stream_id), ""
-        row.attempts += 1
-    OutboxEvent.objects.bulk_update(
-        [row for row, _ in sent],
-        ["sent_at", "stream_id", "attempts", "last_error"],
-        batch_size=500,
-    )
+        OutboxEvent.objects.filter(pk=row.pk).update(
+            sent_at=now,
+            stream_id=str(stream_id),
+            attempts=F("attempts") + 1,
+            last_error="",
+        )
 
 
-def _mark_failed(failed: list[tuple[OutboxEvent, Exception | None]]) -> None:
+def _mark_failed(failed: list[tuple[StreamRow, Exception | None]]) -> None:
     if not failed:
         return
     error = next((str(exc) for _, exc in failed if exc is not None), "")

@@ -8,7 +8,7 @@ import redis
 
 from businessobjects.conf import merp_settings
 
-from . import streams
+from . import relay, streams
 from .models import OutboxEvent
 
 
@@ -54,12 +54,9 @@ def replay_events(
     maxlen = merp_settings.EVENT_STREAM_MAXLEN
     written = 0
     pipe = client.pipeline(transaction=False)
-    for event in queryset.iterator(chunk_size=batch_size):
+    for row in relay.stream_rows(queryset, chunk_size=batch_size):
         pipe.xadd(
-            target_stream or event.stream,
-            event.as_stream_fields(),
-            maxlen=maxlen,
-            approximate=True,
+            target_stream or row.stream, row.fields, maxlen=maxlen, approximate=True
         )
         if len(pipe) >= batch_size:
             written += len(pipe.execute())

@@ -61,7 +61,23 @@ def versions(client, stream, aggregate_id):
 # -- sequencing --------------------------------------------------------------
 
 
-def test_commit_sequences_events_in_id_order(company_a):
+@pytest.fixture
+def sequenced_here(settings):
+    """No Redis for events: the writing process sequences right after commit."""
+    settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": ""}
+
+
+def test_with_redis_commit_queues_one_forwarding_task(events_redis, company_a):
+    with transaction.atomic():
+        make_partner(company_a, name="a")
+        make_partner(company_a, name="b")
+    # The task sits in the broker queue (no worker here); the worker sequences.
+    assert events_redis.llen("celery") == 1
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 2
+    assert relay.sequence_outbox() == 2
+
+
+def test_commit_sequences_events_in_id_order(sequenced_here, company_a):
     partners = [make_partner(company_a, name=f"P{i}") for i in range(3)]
     services.update(partners[0], data={"name": "renamed"})
     rows = list(OutboxEvent.objects.order_by("id"))
@@ -71,7 +87,7 @@ def test_commit_sequences_events_in_id_order(company_a):
     assert OutboxSequence.objects.get(pk=1).last_position == first + 3
 
 
-def test_positions_continue_after_the_outbox_was_pruned(company_a):
+def test_positions_continue_after_the_outbox_was_pruned(sequenced_here, company_a):
     make_partner(company_a)
     top = OutboxEvent.objects.get().position
     OutboxEvent.objects.update(sent_at=timezone.now() - timedelta(days=30))
@@ -80,7 +96,9 @@ def test_positions_continue_after_the_outbox_was_pruned(company_a):
     assert OutboxEvent.objects.get().position == top + 1
 
 
-def test_events_of_transactions_that_commit_late_get_later_positions(company_a):
+def test_events_of_transactions_that_commit_late_get_later_positions(
+    sequenced_here, company_a
+):
     """The trap: ids are assigned at insert; positions at commit."""
     inserted, release = threading.Event(), threading.Event()
 
@@ -101,7 +119,7 @@ def test_events_of_transactions_that_commit_late_get_later_positions(company_a):
     assert slow.position > fast.position  # ...committed last
 
 
-def test_one_relay_callback_per_transaction(company_a):
+def test_one_relay_callback_per_transaction(sequenced_here, company_a):
     with transaction.atomic():
         make_partner(company_a, name="a")
         make_partner(company_a, name="b")
@@ -112,7 +130,9 @@ def test_one_relay_callback_per_transaction(company_a):
     assert OutboxEvent.objects.filter(position__isnull=True).count() == 0
 
 
-def test_a_rolled_back_savepoint_does_not_take_the_callback_along(company_a):
+def test_a_rolled_back_savepoint_does_not_take_the_callback_along(
+    sequenced_here, company_a
+):
     with transaction.atomic():
         with pytest.raises(RuntimeError), transaction.atomic():
             make_partner(company_a, name="gone")
@@ -205,6 +225,7 @@ def test_two_relays_at_once_send_each_event_once(
 ):
     for i in range(6):
         make_partner(company_a, name=f"P{i}")
+    relay.sequence_outbox()  # the relays below only claim and send
     table_share_lock()
     first = in_thread(relay.forward_outbox, batch_size=3)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
@@ -229,6 +250,7 @@ def test_a_relay_holds_back_an_object_another_relay_is_sending(
     partner = make_partner(company_a)
     for i in range(5):
         services.update(partner, data={"name": f"v{i + 2}"})
+    relay.sequence_outbox()
     table_share_lock()
     first = in_thread(relay.forward_outbox, batch_size=3)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
