@@ -62,9 +62,9 @@ def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
 
 
 def relay_after_commit() -> None:
-    """Hand the committed events on: queue a forwarding task (the worker sequences
-    them, then sends them), or, without Redis or when the broker is unreachable,
-    sequence them here so the API shows them at once.
+    """Hand the committed events on: make sure a forwarding task is queued (the
+    worker sequences them, then sends them), or, without Redis or when it is
+    unreachable, sequence them here so the API shows them at once.
 
     Nothing here may fail the write that has just committed: on any error the
     events wait in the outbox for the next call or the beat sweep.
@@ -73,11 +73,19 @@ def relay_after_commit() -> None:
         from .tasks import forward_outbox
 
         try:
+            queue = streams.claim_forward_kick()
+        except Exception:
+            queue = True  # the streams' Redis is down; the broker may not be
+        if not queue:
+            return  # a queued task has not started yet; it will see these rows
+        try:
             forward_outbox.apply_async(retry=False)
             return
         except Exception as exc:
-            # Broker down: the events are safe in the outbox; the sweep sends them.
+            # Redis or the broker is down: the events are safe in the outbox and
+            # the sweep sends them; until then, at least sequence them.
             logger.warning("Could not queue outbox forwarding: %s", exc)
+            streams.release_forward_kick()
     try:
         relay.sequence_outbox()
     except Exception:

@@ -52,3 +52,26 @@ def get_client(url: str | None = None) -> redis.Redis:
                 )
                 _clients[url] = client
     return client
+
+
+# Set while a forwarding task is queued and not started: writers that commit
+# meanwhile need not queue another (the task clears it before it reads the
+# outbox, so it sees their rows). Expires in case the task is lost.
+FORWARD_KICK_TTL = 10
+
+
+def _kick_key() -> str:
+    return f"{merp_settings.EVENT_STREAM_PREFIX}merp:events:forward-queued"
+
+
+def claim_forward_kick() -> bool:
+    """Return True if the caller should queue a forwarding task."""
+    return bool(get_client().set(_kick_key(), "1", nx=True, ex=FORWARD_KICK_TTL))
+
+
+def release_forward_kick() -> None:
+    """Clear the mark (at the start of a forwarding task, or if queuing failed)."""
+    try:
+        get_client().delete(_kick_key())
+    except redis.RedisError:
+        pass  # it expires by itself

@@ -9,7 +9,7 @@ from django.db import DatabaseError
 
 from businessobjects.conf import merp_settings
 
-from . import relay
+from . import relay, streams
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,9 @@ def forward_outbox(self) -> dict:
     task or a Redis outage never strands an event. Rows stay unsent until they
     are in Redis, so running this twice, or in many workers, is always safe.
     """
+    if streams.is_configured():
+        # Before reading the outbox: rows committed from now on queue a new task.
+        streams.release_forward_kick()
     try:
         result = relay.forward_outbox()
     except (redis.RedisError, DatabaseError) as exc:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from businessobjects import services
 from businessobjects.models import Partner
-from events import relay
+from events import relay, streams
 from events.models import OutboxEvent, OutboxSequence
 from tests.testapp.models import Product
 
@@ -67,14 +67,20 @@ def sequenced_here(settings):
     settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": ""}
 
 
-def test_with_redis_commit_queues_one_forwarding_task(events_redis, company_a):
+def test_with_redis_commits_queue_one_forwarding_task(events_redis, company_a):
     with transaction.atomic():
         make_partner(company_a, name="a")
         make_partner(company_a, name="b")
-    # The task sits in the broker queue (no worker here); the worker sequences.
+    make_partner(company_a, name="c")
+    # One task waits in the broker queue (no worker here) for all three commits;
+    # the worker sequences the events.
     assert events_redis.llen("celery") == 1
-    assert OutboxEvent.objects.filter(position__isnull=True).count() == 2
-    assert relay.sequence_outbox() == 2
+    assert OutboxEvent.objects.filter(position__isnull=True).count() == 3
+    # Once a task has started, the next commit queues another.
+    streams.release_forward_kick()
+    make_partner(company_a, name="d")
+    assert events_redis.llen("celery") == 2
+    assert relay.sequence_outbox() == 4
 
 
 def test_commit_sequences_events_in_id_order(sequenced_here, company_a):
@@ -346,3 +352,11 @@ def test_prune_deletes_only_old_sent_events(company_a, settings):
         "new-sent",
         "old-pending",
     ]
+
+
+def test_public_api_is_importable_from_the_app():
+    from events import Consumer, forward_outbox, replay_events
+    from events.consumer import Consumer as consumer_class
+
+    assert Consumer is consumer_class
+    assert callable(forward_outbox) and callable(replay_events)
