@@ -4,7 +4,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from audit.api import HistoryMixin
 from businessobjects import selectors, services
-from businessobjects.models import Membership
+from businessobjects.models import Company, Membership
 from extensions import services as ext
 from extensions.filters import ExtensionFilterBackend, ExtensionOrderingFilter
 
@@ -98,6 +98,7 @@ class CompanyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CompanySerializer
     permission_classes = [IsAuthenticated]
     pagination_class = None
+    queryset = Company.objects.none()  # for schema generation
 
     def get_queryset(self):
         return selectors.companies_for_user(self.request.user).order_by("name")
