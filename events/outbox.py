@@ -62,34 +62,51 @@ def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
 
 
 def relay_after_commit() -> None:
-    """Hand the committed events on: make sure a forwarding task is queued (the
-    worker sequences them, then sends them), or, without Redis or when it is
-    unreachable, sequence them here so the API shows them at once.
+    """Hand the committed events on: sequence them (the API shows them at once)
+    and make sure a forwarding task is queued.
+
+    With Redis, sequencing here is opportunistic: one batch at most (a bulk
+    import leaves the rest to the worker) and never waiting for another
+    sequencer (it, or the queued task, takes these rows). Without Redis, or when
+    no task can be queued, this process sequences everything.
 
     Nothing here may fail the write that has just committed: on any error the
     events wait in the outbox for the next call or the beat sweep.
     """
     if streams.is_configured():
-        from .tasks import forward_outbox
-
-        try:
-            queue = streams.claim_forward_kick()
-        except Exception:
-            queue = True  # the streams' Redis is down; the broker may not be
-        if not queue:
-            return  # a queued task has not started yet; it will see these rows
-        try:
-            forward_outbox.apply_async(retry=False)
+        _sequence(wait=False, max_batches=1)
+        if _queue_forwarding():
             return
-        except Exception as exc:
-            # Redis or the broker is down: the events are safe in the outbox and
-            # the sweep sends them; until then, at least sequence them.
-            logger.warning("Could not queue outbox forwarding: %s", exc)
-            streams.release_forward_kick()
+    _sequence(wait=True)
+
+
+def _sequence(**options) -> None:
     try:
-        relay.sequence_outbox()
+        relay.sequence_outbox(**options)
     except Exception:
         logger.exception("Sequencing the outbox failed; the next call retries.")
+
+
+def _queue_forwarding() -> bool:
+    """Queue a forwarding task unless one is queued and not started yet; return
+    False when none could be queued."""
+    from .tasks import forward_outbox
+
+    try:
+        queue = streams.claim_forward_kick()
+    except Exception:
+        queue = True  # the streams' Redis is down; the broker may not be
+    if not queue:
+        return True  # the queued task has not started: it will see these rows
+    try:
+        forward_outbox.apply_async(retry=False)
+        return True
+    except Exception as exc:
+        # Redis or the broker is down: the events are safe in the outbox and the
+        # beat sweep sends them.
+        logger.warning("Could not queue outbox forwarding: %s", exc)
+        streams.release_forward_kick()
+        return False
 
 
 def _relay_on_commit() -> None:

@@ -70,28 +70,40 @@ class ForwardResult:
 # -- sequencing --------------------------------------------------------------
 
 
-def sequence_outbox(*, batch_size: int = SEQUENCE_BATCH_SIZE) -> int:
+def sequence_outbox(
+    *,
+    batch_size: int | None = None,
+    wait: bool = True,
+    max_batches: int | None = None,
+) -> int:
     """Give every committed row without a position the next positions; return how
     many rows were sequenced.
 
-    Call it outside any transaction (after commit, in a task or command): each
-    batch holds the sequence row lock until its own commit.
+    ``wait=False`` returns at once when another process is sequencing (it, or
+    the next forwarding task, takes these rows too); ``max_batches`` bounds the
+    work. Call it outside any transaction (after commit, in a task or command):
+    each batch holds the sequence row lock until its own commit.
     """
-    total = 0
-    while True:
-        count = _sequence_batch(batch_size)
+    batch_size = batch_size or SEQUENCE_BATCH_SIZE
+    total, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        count = _sequence_batch(batch_size, wait=wait)
         total += count
+        batches += 1
         if count < batch_size:
-            return total
+            break
+    return total
 
 
-def _sequence_batch(batch_size: int) -> int:
+def _sequence_batch(batch_size: int, *, wait: bool) -> int:
     unsequenced = OutboxEvent.objects.filter(position__isnull=True)
     # Checked before locking so that idle calls stay read-only.
     if not unsequenced.exists():
         return 0
     with transaction.atomic():
-        counter = _lock_counter()
+        counter = _lock_counter(wait=wait)
+        if counter is None:
+            return 0
         # Read after the lock: sees every row a previous sequencer committed.
         ids = list(unsequenced.order_by("id").values_list("id", flat=True)[:batch_size])
         if not ids:
@@ -102,9 +114,16 @@ def _sequence_batch(batch_size: int) -> int:
     return len(ids)
 
 
-def _lock_counter() -> OutboxSequence:
-    counter = OutboxSequence.objects.select_for_update().filter(pk=1).first()
+def _lock_counter(*, wait: bool = True) -> OutboxSequence | None:
+    """Lock the counter row; ``None`` if ``wait`` is false and another holds it."""
+    counter = (
+        OutboxSequence.objects.select_for_update(skip_locked=not wait)
+        .filter(pk=1)
+        .first()
+    )
     if counter is None:
+        if not wait and OutboxSequence.objects.filter(pk=1).exists():
+            return None
         # First use (or a flushed table): continue above any position in use.
         top = OutboxEvent.objects.aggregate(top=Max("position"))["top"] or 0
         OutboxSequence.objects.bulk_create(

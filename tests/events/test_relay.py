@@ -5,6 +5,7 @@ import json
 import threading
 from datetime import timedelta
 
+import psycopg
 import pytest
 import redis
 from django.db import connection, transaction
@@ -16,7 +17,7 @@ from events import relay, streams
 from events.models import OutboxEvent, OutboxSequence
 from tests.testapp.models import Product
 
-from .conftest import lock_waiters, wait_for
+from .conftest import database_url, lock_waiters, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,15 +73,41 @@ def test_with_redis_commits_queue_one_forwarding_task(events_redis, company_a):
         make_partner(company_a, name="a")
         make_partner(company_a, name="b")
     make_partner(company_a, name="c")
-    # One task waits in the broker queue (no worker here) for all three commits;
-    # the worker sequences the events.
+    # One task waits in the broker queue (no worker here) for all three commits.
     assert events_redis.llen("celery") == 1
-    assert OutboxEvent.objects.filter(position__isnull=True).count() == 3
     # Once a task has started, the next commit queues another.
     streams.release_forward_kick()
     make_partner(company_a, name="d")
     assert events_redis.llen("celery") == 2
-    assert relay.sequence_outbox() == 4
+    # The writing process sequenced them already: the API shows them.
+    assert not OutboxEvent.objects.filter(position__isnull=True).exists()
+
+
+def test_with_redis_a_bulk_write_leaves_most_sequencing_to_the_worker(
+    events_redis, company_a, monkeypatch
+):
+    monkeypatch.setattr(relay, "SEQUENCE_BATCH_SIZE", 4)
+    services.bulk_create(
+        Product,
+        rows=[{"sku": f"S{i}", "name": "x"} for i in range(10)],
+        company=company_a,
+    )
+    assert OutboxEvent.objects.filter(position__isnull=False).count() == 4
+    from events.tasks import forward_outbox
+
+    assert forward_outbox.apply().get()["sequenced"] == 6
+    assert events_redis.xlen("product_events") == 10
+
+
+def test_with_redis_the_writer_never_waits_for_another_sequencer(
+    events_redis, company_a
+):
+    make_partner(company_a, name="first")  # creates the sequence row
+    with psycopg.connect(database_url()) as other:
+        other.execute("SELECT * FROM events_outboxsequence FOR UPDATE")
+        make_partner(company_a, name="second")  # commits without blocking
+        assert OutboxEvent.objects.get(payload__name="second").position is None
+    assert relay.sequence_outbox() == 1
 
 
 def test_commit_sequences_events_in_id_order(sequenced_here, company_a):
