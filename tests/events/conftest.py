@@ -250,12 +250,3 @@ def lock_waiters() -> int:
             "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
             "AND query LIKE 'UPDATE%%events_outboxevent%%sent_at%%'"
         ).fetchone()[0]
-
-
-def backend_pids_in_transaction() -> set[int]:
-    with psycopg.connect(database_url(), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state LIKE 'idle in transaction%%' OR wait_event_type = 'Lock'"
-        ).fetchall()
-    return {row[0] for row in rows}
