@@ -10,6 +10,7 @@ from django.db import DatabaseError
 from businessobjects.conf import merp_settings
 
 from . import relay, streams
+from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,15 @@ def forward_outbox(self) -> dict:
         result = relay.forward_outbox()
     except (redis.RedisError, DatabaseError) as exc:
         retries = self.request.retries
-        if self.request.is_eager or retries >= merp_settings.EVENT_RETRY_MAX:
+        if (
+            self.request.is_eager
+            or retries >= merp_settings.EVENT_RETRY_MAX
+            or not should_start_retrying(retries)
+        ):
             logger.warning(
-                "Forwarding the outbox failed (%s); the beat sweep tries again.", exc
+                "Forwarding the outbox failed (%s); a retrying task or the beat "
+                "sweep tries again.",
+                exc,
             )
             return {"error": str(exc)}
         countdown = get_exponential_backoff_interval(
@@ -58,6 +65,23 @@ def forward_outbox(self) -> dict:
         elif result.deferred:
             self.apply_async(countdown=DEFERRED_RETRY_SECONDS)
     return result.as_dict()
+
+
+def should_start_retrying(retries: int) -> bool:
+    """Whether a failed run should schedule retries.
+
+    During an outage every commit queues a task and each would start its own
+    chain of retries. Rows failed more than once mean a chain is running (or
+    gave up, leaving them to the sweep): a fresh task then just stops.
+    """
+    if retries:
+        return True  # this task is the chain
+    try:
+        return not OutboxEvent.objects.filter(
+            sent_at__isnull=True, attempts__gt=1
+        ).exists()
+    except DatabaseError:
+        return True
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -241,6 +241,22 @@ def test_unreachable_redis_leaves_events_pending(company_a):
     assert row.sent_at is None and row.attempts == 1 and row.last_error
 
 
+def test_only_one_chain_of_retries_runs_during_an_outage(company_a):
+    from events.tasks import should_start_retrying
+
+    make_partner(company_a)
+    dead = redis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    with pytest.raises(redis.ConnectionError):
+        relay.forward_outbox(client=dead)
+    # The first failed task starts retrying...
+    assert should_start_retrying(0)
+    with pytest.raises(redis.ConnectionError):
+        relay.forward_outbox(client=dead)
+    # ...later fresh tasks leave it to that chain (or the sweep); the chain goes on.
+    assert not should_start_retrying(0)
+    assert should_start_retrying(3)
+
+
 def test_without_redis_events_stay_in_the_outbox(company_a, settings):
     settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": ""}
     make_partner(company_a)
