@@ -8,6 +8,7 @@ so nobody uses them any more. Local memory is per process, so without Redis othe
 processes see a change after ``EXTENSIONS_CACHE_TIMEOUT`` seconds at most.
 """
 
+import logging
 import uuid
 
 from django.contrib.contenttypes.models import ContentType
@@ -17,6 +18,8 @@ from django.db import transaction
 from businessobjects.conf import merp_settings
 
 _PREFIX = "ext:defs"
+
+logger = logging.getLogger(__name__)
 
 
 def _gen_key(company_id: int, content_type_id: int) -> str:
@@ -36,28 +39,42 @@ def definitions(company_id: int, content_type_id: int) -> list:
     """Return every FieldDefinition (active or not) of a company's object, ordered.
 
     One cache round trip on a hit: the entry is stored with the generation it
-    was loaded under and used only while that generation is current.
+    was loaded under and used only while that generation is current. The cache
+    only saves queries: when it fails (Redis down), the database answers.
     """
-    from .models import FieldDefinition
-
     gen_key = _gen_key(company_id, content_type_id)
     data_key = f"{_PREFIX}:{company_id}:{content_type_id}"
-    found = cache.get_many([gen_key, data_key])
-    generation = found.get(gen_key) or _generation(company_id, content_type_id)
+    try:
+        found = cache.get_many([gen_key, data_key])
+        generation = found.get(gen_key) or _generation(company_id, content_type_id)
+    except Exception:
+        logger.warning("Custom-field definitions cache unavailable", exc_info=True)
+        return _load(company_id, content_type_id)
     entry = found.get(data_key)
     if entry is not None and entry[0] == generation:
         return entry[1]
-    loaded = list(
+    loaded = _load(company_id, content_type_id)
+    try:
+        cache.set(
+            data_key,
+            (generation, loaded),
+            timeout=merp_settings.EXTENSIONS_CACHE_TIMEOUT,
+        )
+    except Exception:
+        logger.warning("Custom-field definitions cache unavailable", exc_info=True)
+    return loaded
+
+
+def _load(company_id: int, content_type_id: int) -> list:
+    from .models import FieldDefinition
+
+    return list(
         FieldDefinition.objects.filter(
             company_id=company_id, content_type_id=content_type_id
         )
         .select_related("content_type")
         .order_by("order", "name")
     )
-    cache.set(
-        data_key, (generation, loaded), timeout=merp_settings.EXTENSIONS_CACHE_TIMEOUT
-    )
-    return loaded
 
 
 def definitions_for_model(company_id: int, model) -> list:
@@ -69,7 +86,18 @@ def invalidate(company_id: int, content_type_id: int) -> None:
     """Forget the definitions of a company's object, now and after commit."""
 
     def bump() -> None:
-        cache.set(_gen_key(company_id, content_type_id), uuid.uuid4().hex, None)
+        try:
+            cache.set(_gen_key(company_id, content_type_id), uuid.uuid4().hex, None)
+        except Exception:
+            # The change itself must not fail for the cache; entries cached before
+            # the outage may be served until EXTENSIONS_CACHE_TIMEOUT.
+            logger.error(
+                "Could not invalidate cached custom-field definitions of company "
+                "%s (content type %s)",
+                company_id,
+                content_type_id,
+                exc_info=True,
+            )
 
     bump()
     transaction.on_commit(bump)

@@ -117,3 +117,22 @@ def _ct(model) -> int:
     from django.contrib.contenttypes.models import ContentType
 
     return ContentType.objects.get_for_model(model).pk
+
+
+def test_custom_fields_work_with_the_cache_down(
+    settings, api, member_a, company_a, define, partner, caplog
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    define(company_a, "tier", "string")
+    p = partner(company_a, extensions={"tier": "gold"})
+    response = api(member_a).get("/api/partners/", {"ext__tier": "gold"})
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [p.pk]
+    assert response.json()["results"][0]["extensions"] == {"tier": "gold"}
+    assert "cache unavailable" in caplog.text
+    assert "Could not invalidate" in caplog.text
