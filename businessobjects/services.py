@@ -8,6 +8,7 @@ nothing else saves a business object.
 """
 
 from collections.abc import Iterable, Mapping
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audit import recorder as audit
+from audit.context import change_reason
 from events import outbox
 from extensions import services as ext
 
@@ -47,7 +49,7 @@ def create(
     company = _company(company)
     user = _user(user)
     reason = audit.clean_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(), _reason_scope(reason):
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
         _clean(instance)
@@ -78,7 +80,7 @@ def update(
     user = _user(user)
     reason = audit.clean_reason(reason)
     model = type(instance)
-    with transaction.atomic():
+    with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         if expected_version is not None and expected_version != locked.version:
             raise VersionConflict(expected=expected_version, actual=locked.version)
@@ -108,13 +110,17 @@ def delete(
     """Delete ``instance``; its history and custom-field values stay auditable."""
     user = _user(user)
     reason = audit.clean_reason(reason)
-    with transaction.atomic():
+    with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         if expected_version is not None and expected_version != locked.version:
             raise VersionConflict(expected=expected_version, actual=locked.version)
         locked._merp_extensions = ext.current_values(locked)
         before = _represent(locked)
-        changes = _diff(before, {})
+        changes = _diff(before, {}) | {
+            f"extensions.{name}": {"old": value, "new": None}
+            for name, value in locked._merp_extensions.items()
+            if value is not None
+        }
         pk = locked.pk
         locked._history_user = user
         locked._merp_changes = changes
@@ -188,7 +194,7 @@ def bulk_create(
         )
 
     created: list[BO] = []
-    with transaction.atomic():
+    with transaction.atomic(), _reason_scope(reason):
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
             instances = [instance for instance, _ in chunk]
@@ -257,7 +263,7 @@ def bulk_update(
         raise ValidationError({"rows": errors})
 
     changed: list[BO] = []
-    with transaction.atomic():
+    with transaction.atomic(), _reason_scope(reason):
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
             # Lock in pk order so that concurrent bulk updates cannot deadlock.
@@ -328,6 +334,11 @@ def bulk_update(
 
 
 # -- internals ---------------------------------------------------------------
+
+
+def _reason_scope(reason: str | None):
+    # The custom-field values' own history rows read the reason from the context.
+    return change_reason(reason) if reason else nullcontext()
 
 
 def _company(company):

@@ -91,6 +91,14 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="merp"),
+            # An unreachable (not refusing) Redis must not stall requests: the
+            # definitions cache falls back to the database on errors.
+            "OPTIONS": {
+                "SOCKET_CONNECT_TIMEOUT": env.float(
+                    "REDIS_CONNECT_TIMEOUT", default=2.0
+                ),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=2.0),
+            },
         }
     }
 else:

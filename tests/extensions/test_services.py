@@ -186,3 +186,25 @@ def test_bulk_update_writes_values_with_history(company_a, admin_a, tier, partne
     ]
     assert {h.history_user_id for h in latest} == {admin_a.pk}
     assert Partner.objects.get(pk=second.pk).version == 2
+
+
+def test_explicit_reason_reaches_value_history(define, partner, company_a):
+    define(company_a, "credit_limit", "decimal")
+    obj = partner(company_a, extensions={"credit_limit": "10"})
+    bo.update(obj, extensions={"credit_limit": "20"}, reason="limit review")
+    value = ExtensionValue.objects.get(object_id=obj.pk)
+    assert value.history.first().history_change_reason == "limit review"
+    assert obj.history.first().history_change_reason == "limit review"
+
+
+def test_delete_change_set_names_custom_fields(define, partner, company_a):
+    define(company_a, "credit_limit", "decimal")
+    define(company_a, "segment", "string")
+    obj = partner(company_a, extensions={"credit_limit": "10"})
+    pk = obj.pk
+    bo.delete(obj)
+    record = Partner.history.filter(id=pk).first()
+    assert record.history_type == "-"
+    assert record.changes["extensions.credit_limit"] == {"old": "10", "new": None}
+    # A field that held no value has nothing to report.
+    assert "extensions.segment" not in record.changes
