@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -5,12 +7,19 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from businessobjects.exceptions import ObjectInUse, VersionConflict
 
+from .parsers import RequestTooLarge
+
 
 def exception_handler(exc, context):
     """DRF's handler, plus the framework's own errors mapped to 4xx."""
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         exc = exceptions.ValidationError(detail)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, SuspiciousOperation):
+        # Django would answer these with an HTML 400 page.
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, VersionConflict):
         return Response(
             {"version": [str(exc)], "current_version": exc.actual},
