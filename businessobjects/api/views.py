@@ -1,5 +1,5 @@
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import filters, mixins, viewsets
+from rest_framework import exceptions, filters, mixins, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from audit.api import HistoryMixin
@@ -65,12 +65,27 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        version = self.request.query_params.get("version")
         services.delete(
             instance,
-            expected_version=int(version) if version and version.isdigit() else None,
+            expected_version=self._expected_version_param(),
             user=self.request.user,
         )
+
+    def _expected_version_param(self) -> int | None:
+        """``?version=`` of a DELETE; a malformed one is a 400, never ignored."""
+        raw = self.request.query_params.get("version")
+        if raw is None:
+            return None
+        if not (raw.isascii() and raw.isdigit() and 0 < len(raw.lstrip("0")) <= 18):
+            raise exceptions.ValidationError(
+                {
+                    "version": [
+                        f"Must be the positive integer version you read, not "
+                        f"{raw[:40]!r}."
+                    ]
+                }
+            )
+        return int(raw)
 
 
 def build_viewset(registration):
