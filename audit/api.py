@@ -29,7 +29,9 @@ class HistoryMixin:
     @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request, pk=None):
         model = self.registration.model
-        if not str(pk).isdigit():
+        # Ids are bigints: anything else (or thousands of digits, which int()
+        # refuses) cannot name a row.
+        if not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 19):
             raise Http404
         records = (
             model.history.filter(company_id=request.company.pk, id=pk)
