@@ -1,5 +1,4 @@
-from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, filters, mixins, viewsets
+from rest_framework import exceptions, mixins, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from audit.api import HistoryMixin
@@ -8,7 +7,7 @@ from businessobjects.models import Membership
 from extensions import services as ext
 from extensions.filters import ExtensionFilterBackend, ExtensionOrderingFilter
 
-from .filters import StrictQueryParamsBackend
+from .filters import CompanyFilterBackend, SearchFilter, StrictQueryParamsBackend
 from .permissions import IsCompanyMember
 from .serializers import CompanySerializer
 
@@ -20,9 +19,9 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
     permission_classes = [IsCompanyMember]
     filter_backends = [
         StrictQueryParamsBackend,
-        DjangoFilterBackend,
+        CompanyFilterBackend,
         ExtensionFilterBackend,
-        filters.SearchFilter,
+        SearchFilter,
         ExtensionOrderingFilter,
     ]
     ordering = ["-id"]
