@@ -110,7 +110,8 @@ def delete(instance: BO, *, expected_version: int | None = None, user=None) -> N
                 locked.delete()
         except models.ProtectedError as exc:
             names = sorted(
-                {type(o)._meta.verbose_name_plural for o in exc.protected_objects}
+                # str(): a default verbose_name_plural is a lazy proxy.
+                {str(type(o)._meta.verbose_name_plural) for o in exc.protected_objects}
             )
             raise ObjectInUse(
                 f"This {type(locked)._meta.verbose_name} is still referenced by "
