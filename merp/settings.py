@@ -146,7 +146,7 @@ REST_FRAMEWORK = {
         "businessobjects.api.pagination.CappedPageNumberPagination"
     ),
     "PAGE_SIZE": MERP["PAGE_SIZE"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "businessobjects.api.schema.MerpAutoSchema",
     "EXCEPTION_HANDLER": "businessobjects.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }

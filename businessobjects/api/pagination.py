@@ -38,3 +38,9 @@ class CappedPageNumberPagination(PageNumberPagination):
         if len(significant) > 9:  # int() of thousands of digits raises
             return self.max_page_size
         return min(int(significant), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
