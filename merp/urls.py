@@ -10,3 +10,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
+
+# JSON errors for /api/ URLs that no view handles (HTML elsewhere).
+handler404 = "businessobjects.api.exceptions.page_not_found"
+handler500 = "businessobjects.api.exceptions.server_error"
