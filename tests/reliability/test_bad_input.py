@@ -275,6 +275,21 @@ def query_cases(registration) -> list[Case]:
             path_suffix="history/",
             expect=(404,),
         ),
+        Case(
+            "company-header-empty",
+            "LIST",
+            "X-Company-ID",
+            headers={"HTTP_X_COMPANY_ID": ""},
+        ),
+        Case("pk-with-dot", "GET", "detail", pk="1.5", expect=(404,)),
+        Case(
+            "pk-float-history",
+            "GET",
+            "detail",
+            pk="0.5",
+            path_suffix="history/",
+            expect=(404,),
+        ),
         Case("pk-5000-digits", "GET", "detail", pk="9" * 5000, expect=(404,)),
         Case(
             "history-pk-5000-digits",
