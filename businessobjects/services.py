@@ -44,6 +44,7 @@ def create(
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
         _clean(instance)
+        _lock_references([instance])
         staged = ext.prepare(model, company, extensions, instance=None)
         instance._merp_extensions = staged.values
         changes = _diff({}, _represent(instance)) | _ext_changes(staged)
@@ -76,6 +77,7 @@ def update(
         before = _represent(locked)
         _assign(locked, data or {})
         _clean(locked)
+        _lock_references([locked])
         staged = ext.prepare(model, locked.company, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
@@ -161,6 +163,7 @@ def bulk_create(
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
             instances = [instance for instance, _ in chunk]
+            _lock_references(instances)
             try:
                 with transaction.atomic():
                     model.objects.bulk_create(instances)
@@ -233,6 +236,33 @@ def _clean(instance: BusinessObject, *, validate_unique: bool = True) -> None:
                 pk = getattr(instance, field.attname)
                 message = f'Invalid pk "{pk}" - object does not exist.'
                 raise ValidationError({field.name: [message]})
+
+
+def _lock_references(instances: list[BusinessObject]) -> None:
+    """Lock the business objects ``instances`` refer to until commit.
+
+    A concurrent delete of a referenced row then waits for this transaction and
+    finds the new reference (409), or, having committed first, leaves nothing to
+    lock here (400). Unlocked, the foreign key failed at COMMIT: a 500.
+    """
+    model = type(instances[0])
+    for field in model._meta.concrete_fields:
+        related = field.related_model
+        if not (field.is_relation and related and issubclass(related, BusinessObject)):
+            continue
+        wanted = {getattr(i, field.attname) for i in instances} - {None}
+        if not wanted:
+            continue
+        found = set(
+            related.objects.for_company(instances[0].company_id)
+            .select_for_update(no_key=True)
+            .filter(pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
+        missing = sorted(wanted - found, key=str)
+        if missing:
+            message = f'Invalid pk "{missing[0]}" - object does not exist.'
+            raise ValidationError({field.name: [message]})
 
 
 def _lock(instance: BO) -> BO:
