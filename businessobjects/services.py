@@ -302,13 +302,35 @@ def _save(instance: BusinessObject, *, user, changes: dict) -> None:
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
-        raise ValidationError(
-            {"non_field_errors": [f"Violates a uniqueness rule: {exc}".splitlines()[0]]}
-        ) from exc
+        raise _integrity_error(instance, exc) from exc
     finally:
         # Never let a later save outside the services reuse this change set.
         instance.__dict__.pop("skip_history_when_saving", None)
         instance.__dict__.pop("_merp_changes", None)
+
+
+def _integrity_error(instance: BusinessObject, exc: IntegrityError) -> ValidationError:
+    """Name the fields of the rule the database refused (it names the constraint).
+
+    full_clean() skips constraints that include ``company``, and a concurrent insert
+    can pass any check, so unique rules are enforced here, by the database.
+    """
+    name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    for constraint in instance._meta.total_unique_constraints:
+        if constraint.name == name:
+            fields = [f for f in constraint.fields if f != "company"] or ["company"]
+            message = (
+                f"A {instance._meta.verbose_name} with this "
+                f"{' and '.join(fields)} already exists in this company."
+            )
+            return ValidationError({field: [message] for field in fields})
+    try:
+        instance.validate_unique()  # unique=True fields carry Django's messages
+    except ValidationError as error:
+        return error
+    return ValidationError(
+        {"non_field_errors": [f"Violates the database rule {name or 'unknown'!r}."]}
+    )
 
 
 def _publish(
