@@ -30,7 +30,7 @@ ERRORS = {
     "object is still referenced.",
     "413": "Request body too large.",
     "415": "Unsupported media type.",
-    "503": "The database is unavailable; nothing was written. Retry later.",
+    "503": "The database is unavailable; retry later.",
 }
 
 
