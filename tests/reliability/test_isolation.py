@@ -394,7 +394,7 @@ def test_no_company_ever_sees_another(tenants):
     run_state_machine_as_test(
         make_machine(tenants),
         settings=settings(
-            max_examples=25,
+            max_examples=40,
             stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
