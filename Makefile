@@ -3,6 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+RUN_ADDR ?= 127.0.0.1:8000
 
 .PHONY: run test install install-dev lint bench
 
@@ -19,7 +20,13 @@ install-dev: $(BIN)/python
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py merp_seed_demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@# With REDIS_URL, a Celery worker and beat run beside the server and stop with it.
+	@pids=""; if [ -n "$$REDIS_URL" ]; then \
+	  $(BIN)/celery -A merp worker --loglevel INFO & pids="$$pids $$!"; \
+	  $(BIN)/celery -A merp beat --loglevel INFO --schedule $(VENV)/celerybeat-schedule & pids="$$pids $$!"; \
+	fi; \
+	trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 test: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)

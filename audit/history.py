@@ -1,8 +1,12 @@
 """History for business objects, built on django-simple-history.
 
 ``track(model)`` gives a model a history table whose rows also carry the
-correlation id and the change set ``{field: {old, new}}`` the service computed,
-with an index that starts with company and object (history tables grow large).
+correlation id, the change set ``{field: {old, new}}`` the service computed and the
+change reason, with indexes that start with company (history tables grow large):
+
+- ``(company, id, -history_date)``: one object's history (``.../{id}/history/``);
+- ``(company, -history_date, -history_id)``: the company's audit log, newest first;
+- ``(company, correlation_id)``: everything one request or job did.
 """
 
 import hashlib
@@ -10,9 +14,13 @@ import hashlib
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from simple_history import register as _register_history
+from simple_history import utils as _history_utils
 from simple_history.models import HistoricalRecords
 
 from businessobjects import context
+from businessobjects.conf import merp_settings
+
+from . import context as audit_context
 
 
 class HistoryBase(models.Model):
@@ -23,15 +31,28 @@ class HistoryBase(models.Model):
         abstract = True
 
 
+def _index_name(prefix: str, model) -> str:
+    # Index names are global in PostgreSQL and limited to 30 characters in Django.
+    digest = hashlib.sha1(model._meta.label_lower.encode()).hexdigest()[:6]
+    return f"{prefix}_{model._meta.model_name[:18]}_{digest}"
+
+
 class MerpHistoricalRecords(HistoricalRecords):
     def get_meta_options(self, model):
         options = super().get_meta_options(model)
-        digest = hashlib.sha1(model._meta.label_lower.encode()).hexdigest()[:6]
         options["indexes"] = [
             models.Index(
                 fields=["company", "id", "-history_date"],
-                name=f"h_{model._meta.model_name[:18]}_{digest}",
-            )
+                name=_index_name("h", model),
+            ),
+            models.Index(
+                fields=["company", "-history_date", "-history_id"],
+                name=_index_name("hd", model),
+            ),
+            models.Index(
+                fields=["company", "correlation_id"],
+                name=_index_name("hc", model),
+            ),
         ]
         return options
 
@@ -39,6 +60,23 @@ class MerpHistoricalRecords(HistoricalRecords):
         # Services set _history_user; tasks and commands rely on the context.
         user = getattr(instance, "_history_user", None)
         return user if user is not None else context.get_user()
+
+    def get_change_reason_for_object(self, instance, history_type, using):
+        # simple-history's documented hook: the service's reason=, else the context's.
+        reason = _history_utils.get_change_reason_from_object(instance)
+        return reason if reason else audit_context.get_change_reason()
+
+    # AUDIT_ENABLED is the one switch: simple-history's own SIMPLE_HISTORY_ENABLED
+    # follows it (merp.settings), but a project that sets only AUDIT_ENABLED must
+    # still get no history rows, deletes included (post_delete ignores
+    # skip_history_when_saving).
+    def post_save(self, instance, created, using=None, **kwargs):
+        if merp_settings.AUDIT_ENABLED:
+            super().post_save(instance, created, using=using, **kwargs)
+
+    def post_delete(self, instance, using=None, **kwargs):
+        if merp_settings.AUDIT_ENABLED:
+            super().post_delete(instance, using=using, **kwargs)
 
 
 def track(model) -> None:
@@ -49,4 +87,9 @@ def track(model) -> None:
         bases=[HistoryBase],
         excluded_fields=["updated_at"],
         user_related_name="+",
+        # Reasons are validated to MAX_REASON_LENGTH; a text column never truncates.
+        history_change_reason_field=models.TextField(null=True, blank=True),
+        # The composite indexes above start with company; single-column indexes on
+        # these copied foreign keys would only slow every history insert down.
+        no_db_index=["company", "created_by", "updated_by"],
     )

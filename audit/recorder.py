@@ -4,34 +4,49 @@ from django.utils import timezone
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
+
+from . import context as audit_context
+from .context import clean_reason
+
+__all__ = ["bulk_record", "clean_reason"]
 
 
 def bulk_record(
-    instances: list, history_type: str, *, user, changes: list[dict]
+    instances: list,
+    history_type: str,
+    *,
+    user,
+    changes: list[dict],
+    reason: str | None = None,
 ) -> None:
     """Insert one history row per instance, in one INSERT, with per-row change sets.
 
-    simple-history's ``bulk_create_with_history`` takes one set of extra attributes
-    for all rows; our rows each carry their own ``changes``, so we build them here
-    the way simple-history does and insert them in bulk.
+    simple-history's ``bulk_create_with_history`` / ``bulk_update_with_history``
+    take one set of extra attributes for all rows, and the latter snapshots every
+    object it is given whatever ``update_fields`` says (simple-history #1363); our
+    rows each carry their own ``changes`` and the services pass only objects that
+    changed, so we build the rows here the way simple-history does.
     """
     if not instances or not merp_settings.AUDIT_ENABLED:
         return
     model = type(instances[0])
     history_model = model.history.model
-    fields = model.history.model.tracked_fields
+    fields = history_model.tracked_fields
     now = timezone.now()
     correlation_id = context.get_correlation_id()
     user = user if user is not None else context.get_user()
+    reason = reason if reason else audit_context.get_change_reason()
     rows = [
         history_model(
             history_date=now,
             history_type=history_type,
             history_user=user,
+            history_change_reason=reason,
             correlation_id=correlation_id,
             changes=change_set,
             **{field.attname: getattr(instance, field.attname) for field in fields},
         )
         for instance, change_set in zip(instances, changes, strict=True)
     ]
-    history_model.objects.bulk_create(rows, batch_size=merp_settings.BULK_BATCH_SIZE)
+    insert_rows(history_model, rows)

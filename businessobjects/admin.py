@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from audit.admin import BusinessObjectHistoryAdmin
+
 from . import services
 from .exceptions import ObjectInUse
 from .models import BusinessObject, Company, Membership
@@ -16,9 +18,10 @@ def admin_company_ids(user) -> list[int]:
     )
 
 
-class CompanyScopedAdmin(admin.ModelAdmin):
+class CompanyScopedAdmin(BusinessObjectHistoryAdmin):
     """Admin for a business object: company admins see only their companies' rows,
-    and every save and delete goes through the services (history and events)."""
+    and every save and delete goes through the services (history and events);
+    history and revert come from ``audit.admin``."""
 
     readonly_fields = (
         "version",

@@ -23,6 +23,15 @@ DEFAULTS = {
     "MAX_PAGE_SIZE": 500,
     # Rows per INSERT in bulk paths.
     "BULK_BATCH_SIZE": 1000,
+    # Outbox backlog limits for merp_doctor and /health/ready/: the number of
+    # unsent events and the age (seconds) of the oldest. Past WARN the check warns;
+    # past FAIL it fails (readiness answers 503): the relay is down or too slow.
+    "OUTBOX_WARN_PENDING": 1_000,
+    "OUTBOX_WARN_AGE": 300,
+    "OUTBOX_FAIL_PENDING": 100_000,
+    "OUTBOX_FAIL_AGE": 3_600,
+    # Seconds to wait for Redis and Celery workers to answer a diagnostic ping.
+    "HEALTH_TIMEOUT": 1.0,
 }
 
 

@@ -34,6 +34,12 @@ def get_correlation_id() -> str:
     return value
 
 
+def peek_correlation_id() -> str | None:
+    """Return the active correlation id or ``None``; unlike ``get_correlation_id``
+    never make one (logging must not invent ids for lines outside any request)."""
+    return _correlation_id.get()
+
+
 def set_user(user) -> None:
     _user.set(user if getattr(user, "is_authenticated", False) else None)
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.utils import timezone
 
 from audit import recorder as audit
 from events import outbox
@@ -36,10 +37,16 @@ def create(
     extensions: Mapping[str, Any] | None = None,
     company=None,
     user=None,
+    reason: str | None = None,
 ) -> BO:
-    """Create a ``model`` row for ``company`` from ``data`` (field name -> value)."""
+    """Create a ``model`` row for ``company`` from ``data`` (field name -> value).
+
+    ``reason`` is the change reason stored on the history row (every write takes
+    one; without it the context's, e.g. the ``X-Change-Reason`` header, applies).
+    """
     company = _company(company)
     user = _user(user)
+    reason = audit.clean_reason(reason)
     with transaction.atomic():
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
@@ -48,7 +55,7 @@ def create(
         staged = ext.prepare(model, company, extensions, instance=None)
         instance._merp_extensions = staged.values
         changes = _diff({}, _represent(instance)) | _ext_changes(staged)
-        _save(instance, user=user, changes=changes)
+        _save(instance, user=user, changes=changes, reason=reason)
         ext.write(instance, staged)
         _publish([instance], "created", user=user, changes=[changes])
     return instance
@@ -61,6 +68,7 @@ def update(
     extensions: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
     user=None,
+    reason: str | None = None,
 ) -> BO:
     """Apply ``data`` and ``extensions`` (merged) to ``instance`` under a row lock.
 
@@ -69,6 +77,7 @@ def update(
     changes nothing writes nothing (no version bump, history or event).
     """
     user = _user(user)
+    reason = audit.clean_reason(reason)
     model = type(instance)
     with transaction.atomic():
         locked = _lock(instance)
@@ -78,22 +87,29 @@ def update(
         _assign(locked, data or {})
         _clean(locked)
         _lock_references([locked])
-        staged = ext.prepare(model, locked.company, extensions, instance=locked)
+        staged = ext.prepare(model, locked.company_id, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
         if changes:
             locked.version += 1
             locked.updated_by = user
-            _save(locked, user=user, changes=changes)
+            _save(locked, user=user, changes=changes, reason=reason)
             ext.write(locked, staged)
             _publish([locked], "updated", user=user, changes=[changes])
     _copy_state(locked, instance)
     return instance
 
 
-def delete(instance: BO, *, expected_version: int | None = None, user=None) -> None:
+def delete(
+    instance: BO,
+    *,
+    expected_version: int | None = None,
+    user=None,
+    reason: str | None = None,
+) -> None:
     """Delete ``instance``; its history and custom-field values stay auditable."""
     user = _user(user)
+    reason = audit.clean_reason(reason)
     with transaction.atomic():
         locked = _lock(instance)
         if expected_version is not None and expected_version != locked.version:
@@ -104,10 +120,11 @@ def delete(instance: BO, *, expected_version: int | None = None, user=None) -> N
         pk = locked.pk
         locked._history_user = user
         locked._merp_changes = changes
+        if reason:
+            locked._change_reason = reason
         ext.remove(locked)
         try:
-            # simple-history's post_delete obeys SIMPLE_HISTORY_ENABLED, which
-            # follows AUDIT_ENABLED (settings and businessobjects.conf).
+            # audit.history's post_delete writes nothing when AUDIT_ENABLED is off.
             with transaction.atomic():
                 locked.delete()
         except models.ProtectedError as exc:
@@ -130,6 +147,7 @@ def bulk_create(
     company=None,
     user=None,
     batch_size: int | None = None,
+    reason: str | None = None,
 ) -> list[BO]:
     """Create many rows in one transaction, batched: rows, values, history, outbox.
 
@@ -139,6 +157,7 @@ def bulk_create(
     """
     company = _company(company)
     user = _user(user)
+    reason = audit.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
     pending: list[tuple[BO, ext.ExtensionWrite]] = []
     errors: dict[int, Any] = {}
@@ -156,7 +175,20 @@ def bulk_create(
         instance._merp_extensions = staged.values
         pending.append((instance, staged))
     if errors:
-        raise ValidationError({"rows": [f"row {i}: {e}" for i, e in errors.items()]})
+        # params carry the row index and its errors for callers that report per
+        # row (merp_import); the message reads as before.
+        raise ValidationError(
+            {
+                "rows": [
+                    ValidationError(
+                        "row %(row)s: %(errors)s",
+                        code="invalid_row",
+                        params={"row": i, "errors": e},
+                    )
+                    for i, e in errors.items()
+                ]
+            }
+        )
 
     created: list[BO] = []
     with transaction.atomic():
@@ -168,15 +200,135 @@ def bulk_create(
                 with transaction.atomic():
                     model.objects.bulk_create(instances)
             except IntegrityError as exc:
+                end = start + len(chunk) - 1
+                error = ValidationError(
+                    "rows %(start)s-%(end)s: %(error)s",
+                    code="integrity",
+                    params={"start": start, "end": end, "error": exc},
+                )
+                raise ValidationError({"rows": [error]}) from exc
+            payloads = [_represent(instance) for instance in instances]
+            changes = [
+                _diff({}, payload) | _ext_changes(staged)
+                for payload, (_, staged) in zip(payloads, chunk, strict=True)
+            ]
+            audit.bulk_record(instances, "+", user=user, changes=changes, reason=reason)
+            ext.bulk_write(chunk)
+            _publish(instances, "created", user=user, changes=changes, payload=payloads)
+            created.extend(instances)
+    return created
+
+
+def bulk_update(
+    model: type[BO],
+    *,
+    rows: Iterable[Mapping[str, Any]],
+    company=None,
+    user=None,
+    batch_size: int | None = None,
+    reason: str | None = None,
+) -> list[BO]:
+    """Update many rows of ``company`` in one transaction, batched.
+
+    Each row is a mapping with the ``id`` to update, optionally ``version`` (the
+    optimistic lock, as in ``update``) and ``extensions`` (merged), and the field
+    values to set. Rows are locked, validated and diffed as in ``update``; rows
+    that change nothing write nothing. Every changed row gets its version bumped,
+    its own change set on its history row and its own outbox event.
+
+    Errors (unknown ids, stale versions, invalid values) are reported as
+    ``{"rows": ["row <index>: ..."]}`` and nothing is written. Returns the rows
+    that changed.
+    """
+    company = _company(company)
+    user = _user(user)
+    reason = audit.clean_reason(reason)
+    batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
+    requests: list[tuple[int, Any, int | None, dict, Any]] = []
+    errors: list[str] = []
+    seen: set = set()
+    for index, row in enumerate(rows):
+        row = dict(row)
+        pk, expected_version = row.pop("id", None), row.pop("version", None)
+        extensions = row.pop("extensions", None)
+        if not isinstance(pk, int) or isinstance(pk, bool) or pk in seen:
+            problem = "appears more than once" if pk in seen else "must be an integer"
+            errors.append(f"row {index}: {{'id': ['The id {problem}.']}}")
+            continue
+        seen.add(pk)
+        requests.append((index, pk, expected_version, row, extensions))
+    if errors:
+        raise ValidationError({"rows": errors})
+
+    changed: list[BO] = []
+    with transaction.atomic():
+        for start in range(0, len(requests), batch_size):
+            chunk = requests[start : start + batch_size]
+            # Lock in pk order so that concurrent bulk updates cannot deadlock.
+            locked = {
+                obj.pk: obj
+                for obj in model.objects.select_for_update()
+                .for_company(company)
+                .filter(pk__in=[pk for _, pk, *_ in chunk])
+                .order_by("pk")
+            }
+            ext.prefetch(list(locked.values()))
+            now = timezone.now()
+            batch: list[tuple[BO, ext.ExtensionWrite, dict]] = []
+            fields = {"version", "updated_by", "updated_at"}
+            for index, pk, expected_version, data, extensions in chunk:
+                instance = locked.get(pk)
+                if instance is None:
+                    errors.append(f"row {index}: {{'id': ['Not found: {pk}.']}}")
+                    continue
+                if expected_version is not None and expected_version != (
+                    instance.version
+                ):
+                    conflict = VersionConflict(
+                        expected=expected_version, actual=instance.version
+                    )
+                    errors.append(f"row {index}: {{'version': [{str(conflict)!r}]}}")
+                    continue
+                try:
+                    before = _represent(instance)
+                    _assign(instance, data)
+                    _clean(instance, validate_unique=False)
+                    staged = ext.prepare(model, company, extensions, instance=instance)
+                except ValidationError as exc:
+                    errors.append(f"row {index}: {_error_dict(exc)}")
+                    continue
+                instance._merp_extensions = staged.values
+                changes = _diff(before, _represent(instance)) | _ext_changes(staged)
+                if not changes:
+                    continue
+                instance.version += 1
+                instance.updated_by = user
+                instance.updated_at = now  # bulk_update() skips auto_now
+                fields.update(instance._meta.get_field(name).name for name in data)
+                batch.append((instance, staged, changes))
+            if errors or not batch:
+                # Keep validating the remaining batches so every error is reported;
+                # the raise below rolls back whatever was written.
+                continue
+            instances = [instance for instance, *_ in batch]
+            try:
+                with transaction.atomic():
+                    # Only changed rows reach bulk_update (simple-history #1363).
+                    model.objects.bulk_update(instances, sorted(fields))
+            except IntegrityError as exc:
                 raise ValidationError(
                     {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
                 ) from exc
-            changes = [_diff({}, _represent(i)) | _ext_changes(s) for i, s in chunk]
-            audit.bulk_record(instances, "+", user=user, changes=changes)
-            ext.bulk_write(chunk)
-            _publish(instances, "created", user=user, changes=changes)
-            created.extend(instances)
-    return created
+            changes = [change_set for _, _, change_set in batch]
+            audit.bulk_record(instances, "~", user=user, changes=changes, reason=reason)
+            for instance, staged, _ in batch:
+                if staged.changes:  # rows that changed only fields: no values to write
+                    ext.write(instance, staged)
+            _publish(instances, "updated", user=user, changes=changes)
+            changed.extend(instances)
+        if errors:
+            raise ValidationError({"rows": errors})
+    return changed
 
 
 # -- internals ---------------------------------------------------------------
@@ -293,9 +445,13 @@ def _ext_changes(staged: "ext.ExtensionWrite") -> dict:
     return {f"extensions.{name}": change for name, change in staged.changes.items()}
 
 
-def _save(instance: BusinessObject, *, user, changes: dict) -> None:
+def _save(
+    instance: BusinessObject, *, user, changes: dict, reason: str | None = None
+) -> None:
     instance._history_user = user
     instance._merp_changes = changes
+    if reason:
+        instance._change_reason = reason  # simple-history's change-reason attribute
     if not merp_settings.AUDIT_ENABLED:
         instance.skip_history_when_saving = True
     try:
@@ -307,6 +463,7 @@ def _save(instance: BusinessObject, *, user, changes: dict) -> None:
         # Never let a later save outside the services reuse this change set.
         instance.__dict__.pop("skip_history_when_saving", None)
         instance.__dict__.pop("_merp_changes", None)
+        instance.__dict__.pop("_change_reason", None)
 
 
 def _integrity_error(instance: BusinessObject, exc: IntegrityError) -> ValidationError:

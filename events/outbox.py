@@ -3,6 +3,7 @@
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
+from businessobjects.db import insert_rows
 
 from .models import OutboxEvent
 
@@ -39,9 +40,11 @@ def build_event(
 
 
 def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
-    """Insert ``events`` (one INSERT per batch); call inside the write's transaction."""
+    """Insert ``events``; call inside the write's transaction."""
     if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
         return []
-    return OutboxEvent.objects.bulk_create(
-        events, batch_size=merp_settings.BULK_BATCH_SIZE
-    )
+    if len(events) == 1:
+        events[0].save(force_insert=True)
+    else:
+        insert_rows(OutboxEvent, events)
+    return events

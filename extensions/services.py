@@ -2,7 +2,8 @@
 
 The write path calls, inside its one transaction:
 
-1. ``prepare(model, company, incoming, instance=...)`` before saving the row:
+1. ``prepare(model, company, incoming, instance=...)`` before saving the row
+   (``company`` is a Company or its id):
    validate ``incoming`` (merge semantics: keys set, ``None`` clears, missing keys
    kept; required fields enforced on create) and return an ``ExtensionWrite`` with
    the change set ``{name: {old, new}}`` in API representation;

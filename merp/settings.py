@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "businessobjects.middleware.RequestContextMiddleware",
+    "audit.middleware.ChangeReasonMiddleware",
 ]
 
 ROOT_URLCONF = "merp.urls"
@@ -123,6 +125,11 @@ MERP = {
     "PAGE_SIZE": env.int("MERP_PAGE_SIZE", default=50),
     "MAX_PAGE_SIZE": env.int("MERP_MAX_PAGE_SIZE", default=500),
     "BULK_BATCH_SIZE": env.int("MERP_BULK_BATCH_SIZE", default=1000),
+    "OUTBOX_WARN_PENDING": env.int("MERP_OUTBOX_WARN_PENDING", default=1_000),
+    "OUTBOX_WARN_AGE": env.int("MERP_OUTBOX_WARN_AGE", default=300),
+    "OUTBOX_FAIL_PENDING": env.int("MERP_OUTBOX_FAIL_PENDING", default=100_000),
+    "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
+    "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
 }
 
 REST_FRAMEWORK = {
@@ -143,7 +150,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": (
-        "businessobjects.api.pagination.CappedPageNumberPagination"
+        "businessobjects.api.pagination.BusinessObjectPagination"
     ),
     "PAGE_SIZE": MERP["PAGE_SIZE"],
     "DEFAULT_SCHEMA_CLASS": "businessobjects.api.schema.MerpAutoSchema",
@@ -159,10 +166,28 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
+# LOG_FORMAT=json: one JSON object per line. Every line carries correlation_id,
+# company_id and user_id (businessobjects.log.ContextFilter).
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "businessobjects.log.ContextFilter"}},
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s%(merp_context)s %(message)s"
+        },
+        "json": {"()": "businessobjects.log.json_formatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }

@@ -6,9 +6,11 @@ from businessobjects.api.urls import urlpatterns as api_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/audit/", include("audit.urls")),
     path("api/", include(api_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("health/", include("businessobjects.health")),
 ]
 
 # JSON errors for /api/ URLs that no view handles (HTML elsewhere).

@@ -1,46 +1,105 @@
 from rest_framework import exceptions
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 from businessobjects.conf import merp_settings
 
 
-class CappedPageNumberPagination(PageNumberPagination):
-    """``?page=`` and ``?page_size=``; a page size above the cap is cut to the cap.
+def strict_page_size(pagination, request) -> int:
+    """``?page_size=``: a positive integer, cut to the cap; anything else is a 400
+    naming it (DRF would silently fall back to the default page size)."""
+    raw = request.query_params.get(pagination.page_size_query_param)
+    if raw is None:
+        return pagination.page_size
+    significant = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit() and significant):
+        raise exceptions.ValidationError(
+            {
+                pagination.page_size_query_param: [
+                    f"Must be a positive integer, not {raw[:40]!r} (values above "
+                    f"{pagination.max_page_size} are cut to "
+                    f"{pagination.max_page_size})."
+                ]
+            }
+        )
+    if len(significant) > 9:  # int() of thousands of digits raises
+        return pagination.max_page_size
+    return min(int(significant), pagination.max_page_size)
 
-    A page size that is not a positive integer is a 400 naming ``page_size``
-    (DRF would silently fall back to the default page size).
-    """
+
+class CappedPageNumberPagination(PageNumberPagination):
+    """``?page=`` and ``?page_size=``; a page size above the cap is cut to the cap."""
 
     page_size_query_param = "page_size"
 
-    @property
-    def page_size(self) -> int:
-        return merp_settings.PAGE_SIZE
-
-    @property
-    def max_page_size(self) -> int:
-        return merp_settings.MAX_PAGE_SIZE
+    def __init__(self):
+        # Read per request, so settings overrides apply.
+        self.page_size = merp_settings.PAGE_SIZE
+        self.max_page_size = merp_settings.MAX_PAGE_SIZE
 
     def get_page_size(self, request):
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        significant = raw.lstrip("0")
-        if not (raw.isascii() and raw.isdigit() and significant):
-            raise exceptions.ValidationError(
-                {
-                    self.page_size_query_param: [
-                        f"Must be a positive integer, not {raw[:40]!r} (values "
-                        f"above {self.max_page_size} are cut to {self.max_page_size})."
-                    ]
-                }
-            )
-        if len(significant) > 9:  # int() of thousands of digits raises
-            return self.max_page_size
-        return min(int(significant), self.max_page_size)
+        return strict_page_size(self, request)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+class CappedCursorPagination(CursorPagination):
+    page_size_query_param = "page_size"
+    ordering = "-id"
+
+    def __init__(self):
+        self.page_size = merp_settings.PAGE_SIZE
+        self.max_page_size = merp_settings.MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return strict_page_size(self, request)
+
+
+class BusinessObjectPagination(CappedPageNumberPagination):
+    """Page numbers by default; ``?cursor=`` switches to cursor pagination.
+
+    Page numbers cost a ``COUNT(*)`` and an ``OFFSET`` per page; on large lists a
+    client sends ``?cursor=`` (empty for the first page) and follows ``next``,
+    which costs neither. Cursor pages answer ``{next, previous, results}`` and
+    order by ``id`` (``?ordering=id`` or the default ``-id``).
+    """
+
+    cursor_query_param = "cursor"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._cursor = None
+        if self.cursor_query_param not in request.query_params:
+            return super().paginate_queryset(queryset, request, view)
+        ordering = request.query_params.get("ordering", "-id") or "-id"
+        if ordering not in ("id", "-id"):
+            raise exceptions.ValidationError(
+                {"ordering": ["Cursor pagination orders by 'id' or '-id' only."]}
+            )
+        self._cursor = CappedCursorPagination()
+        self._cursor.ordering = ordering
+        # Ordering is fixed above; don't let the view's filter override it.
+        return self._cursor.paginate_queryset(queryset.order_by(ordering), request)
+
+    def get_paginated_response(self, data):
+        if self._cursor is not None:
+            return self._cursor.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        parameters.append(
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": (
+                    "Use cursor pagination (no count; send empty for the first "
+                    "page, then follow `next`). Orders by id."
+                ),
+                "schema": {"type": "string"},
+            }
+        )
         return parameters

@@ -107,6 +107,9 @@ def test_bulk_create_writes_history_and_events_per_row(company_a, admin_a):
     assert OutboxEvent.objects.filter(event_type="partner.created").count() == 25
     changes = Partner.history.get(id=created[3].pk).changes
     assert changes["name"] == {"old": None, "new": "P3"}
+    event = OutboxEvent.objects.get(aggregate_id=str(created[3].pk))
+    assert event.payload["name"] == "P3" and event.payload["id"] == created[3].pk
+    assert event.changes == changes and event.user_id == admin_a.pk
 
 
 def test_bulk_create_with_a_bad_row_writes_nothing(company_a):

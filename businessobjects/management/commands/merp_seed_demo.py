@@ -25,6 +25,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--partners", type=int, default=300)
 
+    # One transaction: an interrupted seed leaves nothing half-made to trip over.
+    @transaction.atomic
     def handle(self, *args, partners: int, **options):
         User = get_user_model()
         rows = []
@@ -33,17 +35,16 @@ class Command(BaseCommand):
             slug = name.split()[0].lower()
             for role in (Membership.Role.ADMIN, Membership.Role.MEMBER):
                 username = f"{slug}_{role}"
-                with transaction.atomic():
-                    user, created = User.objects.get_or_create(username=username)
-                    if created:
-                        user.set_password(DEMO_PASSWORD)
-                        user.is_staff = role == Membership.Role.ADMIN
-                        user.save()
-                    Membership.objects.get_or_create(
-                        user=user,
-                        company=company,
-                        defaults={"role": role, "is_default": True},
-                    )
+                user, created = User.objects.get_or_create(username=username)
+                if created:
+                    user.set_password(DEMO_PASSWORD)
+                    user.is_staff = role == Membership.Role.ADMIN
+                    user.save()
+                Membership.objects.get_or_create(
+                    user=user,
+                    company=company,
+                    defaults={"role": role, "is_default": True},
+                )
                 token, _ = Token.objects.get_or_create(user=user)
                 rows.append((company, username, role, token.key))
             admin_user = User.objects.get(username=f"{slug}_admin")

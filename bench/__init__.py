@@ -1,0 +1,1 @@
+"""Benchmarks that print ratios (run by hand: ``python -m bench <name>``)."""
