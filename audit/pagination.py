@@ -37,6 +37,8 @@ _CURSOR_PARAMETER = {
 class HistoryPagination(CappedPageNumberPagination):
     """One object's history: page numbers, or cursor pages newest first."""
 
+    supports_cursor = True
+
     def paginate_queryset(self, queryset, request, view=None):
         self._cursor = None
         if CURSOR not in request.query_params:
@@ -57,6 +59,8 @@ class HistoryPagination(CappedPageNumberPagination):
 class AuditLogPagination(CappedPageNumberPagination):
     """The company log (``audit.selectors.CompanyLog``): page numbers, or keyset
     cursor pages that seek each history table from its company-first index."""
+
+    supports_cursor = True
 
     def paginate_queryset(self, log, request, view=None):
         self._keyset = None

@@ -36,6 +36,9 @@ class CappedPageNumberPagination(PageNumberPagination):
         self.page_size = merp_settings.PAGE_SIZE
         self.max_page_size = merp_settings.MAX_PAGE_SIZE
 
+    # Subclasses that also answer cursor pages (no ``count``) set this.
+    supports_cursor = False
+
     def get_page_size(self, request):
         return strict_page_size(self, request)
 
@@ -44,6 +47,15 @@ class CappedPageNumberPagination(PageNumberPagination):
         for parameter in parameters:
             parameter["schema"]["minimum"] = 1
         return parameters
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        if self.supports_cursor:
+            response["required"] = ["results"]
+            response["properties"]["count"]["description"] = (
+                "Total number of rows; absent on cursor pages (?cursor=)."
+            )
+        return response
 
 
 class CappedCursorPagination(CursorPagination):
@@ -68,6 +80,7 @@ class BusinessObjectPagination(CappedPageNumberPagination):
     """
 
     cursor_query_param = "cursor"
+    supports_cursor = True
 
     def paginate_queryset(self, queryset, request, view=None):
         self._cursor = None
