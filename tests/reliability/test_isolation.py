@@ -26,6 +26,7 @@ from .support import (
     MARKERS,
     Sampler,
     bo_registrations,
+    iter_endpoints,
     reference_fields,
     text_fields,
 )
@@ -33,6 +34,13 @@ from .support import (
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 REGISTRATIONS = bo_registrations()
+# The company audit log, where the audit app routes one.
+AUDIT_LOG = next(
+    (f"/{e.route}" for e in iter_endpoints() if e.name == "audit-log"), None
+)
+AUDIT_QUERIES = ["", "page_size=5", "action=deleted", "cursor="] + [
+    f"object_type={r.name}" for r in REGISTRATIONS
+]
 
 
 class Actor:
@@ -373,6 +381,24 @@ def make_machine(tenants):
             response = self.call(actor, "delete", f"/api/{registration.plural}/{pk}/")
             # 409: still referenced by another object of the company.
             assert response.status_code in (204, 409), response.content[:300]
+
+        if AUDIT_LOG:
+
+            @rule(actor=st.sampled_from(actors), query=st.sampled_from(AUDIT_QUERIES))
+            def read_audit_log(self, actor, query):
+                response = self.call(actor, "get", f"{AUDIT_LOG}?{query}")
+                # Company admins only; members are refused.
+                assert response.status_code in (200, 403), response.content[:300]
+                if response.status_code != 200:
+                    return
+                company = companies[actor.company_index]
+                for entry in response.json()["results"]:
+                    model = next(
+                        r.model for r in REGISTRATIONS if r.name == entry["object_type"]
+                    )
+                    assert model.history.filter(
+                        history_id=entry["history_id"], company_id=company.pk
+                    ).exists(), (actor, entry)
 
         @rule(actor=st.sampled_from(actors))
         def list_companies(self, actor):
