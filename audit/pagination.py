@@ -19,6 +19,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from businessobjects.api.pagination import (
     CappedCursorPagination,
     CappedPageNumberPagination,
+    refuse_page_with_cursor,
 )
 
 CURSOR = "cursor"
@@ -43,6 +44,7 @@ class HistoryPagination(CappedPageNumberPagination):
         self._cursor = None
         if CURSOR not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
+        refuse_page_with_cursor(request)
         self._cursor = CappedCursorPagination()
         self._cursor.ordering = ("-history_date", "-history_id")
         return self._cursor.paginate_queryset(queryset, request)
@@ -66,6 +68,7 @@ class AuditLogPagination(CappedPageNumberPagination):
         self._keyset = None
         if CURSOR not in request.query_params:
             return super().paginate_queryset(log, request, view)
+        refuse_page_with_cursor(request)
         self.request = request
         position, backwards = _decode(request.query_params[CURSOR])
         size = self.get_page_size(request)

@@ -26,6 +26,14 @@ def strict_page_size(pagination, request) -> int:
     return min(int(significant), pagination.max_page_size)
 
 
+def refuse_page_with_cursor(request) -> None:
+    """A cursor page ignores ``?page=``; refuse the pair rather than ignore one."""
+    if "page" in request.query_params:
+        raise exceptions.ValidationError(
+            {"page": ["Cannot be combined with cursor; follow the next link instead."]}
+        )
+
+
 class CappedPageNumberPagination(PageNumberPagination):
     """``?page=`` and ``?page_size=``; a page size above the cap is cut to the cap."""
 
@@ -86,6 +94,7 @@ class BusinessObjectPagination(CappedPageNumberPagination):
         self._cursor = None
         if self.cursor_query_param not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
+        refuse_page_with_cursor(request)
         ordering = request.query_params.get("ordering", "-id") or "-id"
         if ordering not in ("id", "-id"):
             raise exceptions.ValidationError(
