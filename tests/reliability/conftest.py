@@ -1,9 +1,11 @@
 """Fixtures of the reliability suite: three companies with distinctive markers."""
 
+import os
 from dataclasses import dataclass, field
 
 import pytest
 from django.contrib.auth import get_user_model
+from hypothesis import settings
 from rest_framework.test import APIClient
 
 from businessobjects.models import Company, Membership
@@ -11,6 +13,12 @@ from businessobjects.models import Company, Membership
 from .support import MARKERS, Sampler
 
 STATS: dict[str, int] = {}
+
+# CI replays the same examples every run (a red build is reproducible, never a
+# fluke); local runs explore new ones and keep failures in .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def count(kind: str, n: int = 1) -> None:
