@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write", "bulk", "audit_updates"]
+BENCHMARKS = ["write", "bulk", "audit_updates", "events_forward"]
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,28 @@ DEFAULTS = {
     "EVENT_STREAM_MAXLEN": 1_000_000,
     # Days sent outbox events are kept for replay.
     "EVENT_RETENTION_DAYS": 7,
+    # Redis of the event streams; empty: events stay in the outbox (REDIS_URL in
+    # merp/settings.py).
+    "EVENT_REDIS_URL": "",
+    # Socket timeouts (seconds) towards that Redis, so a dead server fails fast.
+    "EVENT_REDIS_TIMEOUT": 5,
+    # Outbox rows claimed, sent with one pipelined XADD round trip and marked per
+    # short transaction.
+    "EVENT_FORWARD_BATCH_SIZE": 500,
+    # Seconds one forwarding task drains before handing over to a fresh task; keeps
+    # every task far below the broker's visibility timeout.
+    "EVENT_FORWARD_TIME_BUDGET": 60,
+    # Seconds between beat sweeps of the outbox (lost tasks, Redis outages).
+    "EVENT_SWEEP_INTERVAL": 30,
+    # Retries of a failed forwarding task, with exponential back-off up to this
+    # many seconds (must stay below the visibility timeout, see events.checks).
+    "EVENT_RETRY_MAX": 8,
+    "EVENT_RETRY_BACKOFF_MAX": 300,
+    # Consumers reclaim entries another consumer left pending this long (ms);
+    # must exceed the slowest handler.
+    "EVENT_CLAIM_MIN_IDLE_MS": 60_000,
+    # Deliveries of one entry before a consumer moves it to "<stream>:dead".
+    "EVENT_MAX_DELIVERIES": 10,
     # Default and maximum page size of list endpoints.
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 500,

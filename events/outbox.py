@@ -1,11 +1,17 @@
 """Writing events to the outbox, inside the caller's transaction."""
 
+import logging
+
+from django.db import transaction
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
 from businessobjects.db import insert_rows
 
+from . import relay, streams
 from .models import OutboxEvent
+
+logger = logging.getLogger(__name__)
 
 
 def stream_name(aggregate_type: str) -> str:
@@ -40,11 +46,77 @@ def build_event(
 
 
 def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
-    """Insert ``events``; call inside the write's transaction."""
+    """Insert ``events``; call inside the write's transaction.
+
+    After the transaction commits, ``relay_after_commit`` hands them on; a
+    rollback discards it with the rows.
+    """
     if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
         return []
     if len(events) == 1:
         events[0].save(force_insert=True)
     else:
         insert_rows(OutboxEvent, events)
+    _relay_on_commit()
     return events
+
+
+def relay_after_commit() -> None:
+    """Hand the committed events on: sequence them (the API shows them at once)
+    and make sure a forwarding task is queued.
+
+    With Redis, sequencing here is opportunistic: one batch at most (a bulk
+    import leaves the rest to the worker) and never waiting for another
+    sequencer (it, or the queued task, takes these rows). Without Redis, or when
+    no task can be queued, this process sequences everything.
+
+    Nothing here may fail the write that has just committed: on any error the
+    events wait in the outbox for the next call or the beat sweep.
+    """
+    if streams.is_configured():
+        _sequence(wait=False, max_batches=1)
+        if _queue_forwarding():
+            return
+    _sequence(wait=True)
+
+
+def _sequence(**options) -> None:
+    try:
+        relay.sequence_outbox(**options)
+    except Exception:
+        logger.exception("Sequencing the outbox failed; the next call retries.")
+
+
+def _queue_forwarding() -> bool:
+    """Queue a forwarding task unless one is queued and not started yet; return
+    False when none could be queued."""
+    from .tasks import forward_outbox
+
+    try:
+        queue = streams.claim_forward_kick()
+    except Exception:
+        queue = True  # the streams' Redis is down; the broker may not be
+    if not queue:
+        return True  # the queued task has not started: it will see these rows
+    try:
+        forward_outbox.apply_async(retry=False)
+        return True
+    except Exception as exc:
+        # Redis or the broker is down: the events are safe in the outbox and the
+        # beat sweep sends them.
+        logger.warning("Could not queue outbox forwarding: %s", exc)
+        streams.release_forward_kick()
+        return False
+
+
+def _relay_on_commit() -> None:
+    # One callback per transaction is enough (a bulk write enqueues per batch).
+    # A pending callback was registered at an enclosing savepoint (rolled back
+    # together with these rows) or at a released one (can no longer roll back
+    # alone), so it runs whenever these rows commit.
+    conn = transaction.get_connection()
+    if conn.in_atomic_block and any(
+        func is relay_after_commit for _, func, _ in conn.run_on_commit
+    ):
+        return
+    transaction.on_commit(relay_after_commit, robust=True)

@@ -109,6 +109,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A worker that loses its broker connection must not keep running unacked tasks
+# that will be redelivered anyway.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUDIT_ENABLED = env.bool("AUDIT_ENABLED", default=True)
 EVENT_PUBLISHING_ENABLED = env.bool("EVENT_PUBLISHING_ENABLED", default=True)
@@ -122,6 +126,10 @@ MERP = {
     "EVENT_STREAM_PREFIX": env("MERP_EVENT_STREAM_PREFIX", default=""),
     "EVENT_STREAM_MAXLEN": env.int("MERP_EVENT_STREAM_MAXLEN", default=1_000_000),
     "EVENT_RETENTION_DAYS": env.int("MERP_EVENT_RETENTION_DAYS", default=7),
+    "EVENT_REDIS_URL": env("MERP_EVENT_REDIS_URL", default=REDIS_URL),
+    "EVENT_FORWARD_BATCH_SIZE": env.int("MERP_EVENT_FORWARD_BATCH_SIZE", default=500),
+    "EVENT_SWEEP_INTERVAL": env.int("MERP_EVENT_SWEEP_INTERVAL", default=30),
+    "EVENT_CLAIM_MIN_IDLE_MS": env.int("MERP_EVENT_CLAIM_MIN_IDLE_MS", default=60_000),
     "PAGE_SIZE": env.int("MERP_PAGE_SIZE", default=50),
     "MAX_PAGE_SIZE": env.int("MERP_MAX_PAGE_SIZE", default=500),
     "BULK_BATCH_SIZE": env.int("MERP_BULK_BATCH_SIZE", default=1000),
@@ -130,6 +138,21 @@ MERP = {
     "OUTBOX_FAIL_PENDING": env.int("MERP_OUTBOX_FAIL_PENDING", default=100_000),
     "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
     "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
+}
+
+# Periodic tasks (celery -A merp beat). Expiring sweeps do not pile up while
+# workers are down: the next one does the same work.
+CELERY_BEAT_SCHEDULE = {
+    "events-forward-outbox": {
+        "task": "events.tasks.forward_outbox",
+        "schedule": MERP["EVENT_SWEEP_INTERVAL"],
+        "options": {"expires": MERP["EVENT_SWEEP_INTERVAL"]},
+    },
+    "events-prune-outbox": {
+        "task": "events.tasks.prune_outbox",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 REST_FRAMEWORK = {

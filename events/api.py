@@ -1,0 +1,128 @@
+"""``GET /api/events/?after=<id>``: the active company's events, for clients without
+Redis. ``id`` is the event's position: pass the last one seen as ``after``."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, serializers
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+
+from businessobjects.api.permissions import IsCompanyMember
+from businessobjects.conf import merp_settings
+
+from . import selectors
+from .models import OutboxEvent
+
+# Plain filters besides the cursor; anything else is a 400.
+FILTERS = ("event_type", "aggregate_type", "aggregate_id", "correlation_id")
+
+
+class EventSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="position")
+    occurred_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = OutboxEvent
+        fields = [
+            "id",
+            "stream",
+            "event_id",
+            "event_type",
+            "aggregate_type",
+            "aggregate_id",
+            "company_id",
+            "user_id",
+            "correlation_id",
+            "occurred_at",
+            "version",
+            "payload",
+            "changes",
+            "sent_at",
+        ]
+
+    def get_occurred_at(self, event) -> str:
+        # The very string of the stream entry.
+        return event.occurred_at.isoformat()
+
+
+def _non_negative_int(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise exceptions.ValidationError(
+            {name: [f"Must be a non-negative integer, not {raw[:40]!r}."]}
+        )
+    return int(raw)
+
+
+class EventFeedPagination(BasePagination):
+    """Keyset pages: ``{"next": <url with after=last id>, "results": [...]}``.
+
+    ``next`` is always set, so a client polls it forever; an empty page repeats
+    the same ``after``.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.after = getattr(view, "after", 0)
+        size = _non_negative_int(request, "page_size", merp_settings.PAGE_SIZE)
+        size = min(max(size, 1), merp_settings.MAX_PAGE_SIZE)
+        self.page = list(queryset[:size])
+        return self.page
+
+    def get_paginated_response(self, data):
+        last = self.page[-1].position if self.page else self.after
+        url = replace_query_param(self.request.build_absolute_uri(), "after", last)
+        return Response({"next": url, "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["next", "results"],
+            "properties": {
+                "next": {"type": "string", "format": "uri"},
+                "results": schema,
+            },
+        }
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "after",
+            OpenApiTypes.INT,
+            description="Return events after this id (the last id you saw; 0 or "
+            "absent: from the oldest retained event).",
+        ),
+        OpenApiParameter("page_size", OpenApiTypes.INT),
+        *(OpenApiParameter(name, OpenApiTypes.STR) for name in FILTERS),
+    ]
+)
+class EventListView(generics.ListAPIView):
+    """The active company's outbox events in commit order, sent or not."""
+
+    permission_classes = [IsCompanyMember]
+    serializer_class = EventSerializer
+    pagination_class = EventFeedPagination
+    filter_backends = []
+
+    def get_queryset(self):
+        company = getattr(self.request, "company", None)
+        if company is None:  # schema generation
+            return OutboxEvent.objects.none()
+        known = {"after", "page_size", "format", *FILTERS}
+        unknown = [key for key in self.request.query_params if key not in known]
+        if unknown:
+            raise exceptions.ValidationError(
+                {key: [f"Unknown parameter '{key}'."] for key in unknown}
+            )
+        self.after = _non_negative_int(self.request, "after", 0)
+        queryset = selectors.company_events(company, after=self.after)
+        filters = {
+            name: self.request.query_params[name]
+            for name in FILTERS
+            if name in self.request.query_params
+        }
+        return queryset.filter(**filters)

@@ -1,0 +1,434 @@
+"""Moving outbox rows to Redis Streams: sequence, forward, prune.
+
+Three steps, each safe to run in several processes at once:
+
+1. ``sequence_outbox`` gives committed rows a ``position``, in id order, one
+   sequencer at a time (the ``OutboxSequence`` row lock, held until commit), so
+   positions become visible in increasing order with no gaps and, per object, in
+   commit order (the services write an object's outbox row after taking its row
+   lock, so one object's ids already follow its commits).
+2. ``forward_outbox`` claims unsent rows in position order with ``SELECT ... FOR
+   UPDATE SKIP LOCKED`` in short transactions, XADDs them in one pipelined
+   MULTI/EXEC round trip and marks them sent. A row is held back while an earlier
+   row of the same object is being sent by another relay, so each object's
+   events reach the stream in order.
+3. ``prune_sent`` deletes sent rows older than ``EVENT_RETENTION_DAYS``.
+
+A crash between XADD and commit leaves the rows unsent: they are sent again
+(delivery is at least once, every entry carries its unique ``event_id``).
+"""
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import redis
+from django.db import connection, transaction
+from django.db.models import F, Max, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from businessobjects.conf import merp_settings
+
+from . import streams
+from .models import OutboxEvent, OutboxSequence
+
+logger = logging.getLogger(__name__)
+
+# Rows given positions per sequencing transaction.
+SEQUENCE_BATCH_SIZE = 5000
+# Rows deleted per pruning statement.
+PRUNE_BATCH_SIZE = 5000
+
+
+@dataclass
+class ForwardResult:
+    sequenced: int = 0
+    claimed: int = 0
+    sent: int = 0
+    # Held back behind an earlier event of the same object that another relay
+    # was sending; they go with a later batch.
+    deferred: int = 0
+    failed: int = 0
+    # The time budget ran out with work left: the caller should go on.
+    more: bool = False
+    # Highest position claimed by the last batch.
+    last_position: int = 0
+
+    def add(self, other: "ForwardResult") -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.failed += other.failed
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- sequencing --------------------------------------------------------------
+
+
+def sequence_outbox(
+    *,
+    batch_size: int | None = None,
+    wait: bool = True,
+    max_batches: int | None = None,
+) -> int:
+    """Give every committed row without a position the next positions; return how
+    many rows were sequenced.
+
+    ``wait=False`` returns at once when another process is sequencing (it, or
+    the next forwarding task, takes these rows too); ``max_batches`` bounds the
+    work. Call it outside any transaction (after commit, in a task or command):
+    each batch holds the sequence row lock until its own commit.
+    """
+    batch_size = batch_size or SEQUENCE_BATCH_SIZE
+    total, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        count = _sequence_batch(batch_size, wait=wait)
+        total += count
+        batches += 1
+        if count < batch_size:
+            break
+    return total
+
+
+def _sequence_batch(batch_size: int, *, wait: bool) -> int:
+    unsequenced = OutboxEvent.objects.filter(position__isnull=True)
+    # Checked before locking so that idle calls stay read-only.
+    if not unsequenced.exists():
+        return 0
+    with transaction.atomic():
+        counter = _lock_counter(wait=wait)
+        if counter is None:
+            return 0
+        # Read after the lock: sees every row a previous sequencer committed.
+        ids = list(unsequenced.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return 0
+        _assign_positions(ids, first=counter.last_position + 1)
+        counter.last_position += len(ids)
+        counter.save(update_fields=["last_position"])
+    return len(ids)
+
+
+def _lock_counter(*, wait: bool = True) -> OutboxSequence | None:
+    """Lock the counter row; ``None`` if ``wait`` is false and another holds it."""
+    counter = (
+        OutboxSequence.objects.select_for_update(skip_locked=not wait)
+        .filter(pk=1)
+        .first()
+    )
+    if counter is None:
+        if not wait and OutboxSequence.objects.filter(pk=1).exists():
+            return None
+        # First use (or a flushed table): continue above any position in use.
+        top = OutboxEvent.objects.aggregate(top=Max("position"))["top"] or 0
+        OutboxSequence.objects.bulk_create(
+            [OutboxSequence(pk=1, last_position=top)], ignore_conflicts=True
+        )
+        counter = OutboxSequence.objects.select_for_update().get(pk=1)
+    return counter
+
+
+def _assign_positions(ids: list[int], *, first: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OutboxEvent._meta.db_table} AS o "
+                "SET position = %s + v.ord - 1 "
+                "FROM unnest(%s::bigint[]) WITH ORDINALITY AS v(id, ord) "
+                "WHERE o.id = v.id",
+                [first, ids],
+            )
+        return
+    rows = [OutboxEvent(pk=pk, position=first + i) for i, pk in enumerate(ids)]
+    OutboxEvent.objects.bulk_update(rows, ["position"], batch_size=500)
+
+
+# -- forwarding --------------------------------------------------------------
+
+
+def forward_outbox(
+    *,
+    batch_size: int | None = None,
+    time_budget: float | None = None,
+    client: redis.Redis | None = None,
+) -> ForwardResult:
+    """Sequence, then send unsent rows to their streams until none is left.
+
+    Without a Redis for events (``EVENT_REDIS_URL`` / ``REDIS_URL``) only the
+    sequencing runs and events stay in the outbox. Raises ``redis.RedisError``
+    when Redis fails; the failed rows stay unsent, with ``attempts`` and
+    ``last_error`` recorded.
+    """
+    result = ForwardResult(sequenced=sequence_outbox())
+    if client is None:
+        if not streams.is_configured():
+            return result
+        client = streams.get_client()
+    batch_size = batch_size or merp_settings.EVENT_FORWARD_BATCH_SIZE
+    if time_budget is None:
+        time_budget = merp_settings.EVENT_FORWARD_TIME_BUDGET
+    deadline = time.monotonic() + time_budget
+    # Each batch claims past the previous one: the index of unsent rows keeps the
+    # entries of rows sent moments ago until VACUUM, and starting every claim at
+    # the lowest position would step over all of them again. Rows left behind
+    # (held back, or released by another relay) go with the next run, which the
+    # task queues when it held rows back.
+    after = 0
+    while True:
+        batch = forward_batch(client, batch_size=batch_size, after=after)
+        result.add(batch)
+        if batch.claimed < batch_size:
+            return result
+        after = batch.last_position
+        if time.monotonic() >= deadline:
+            result.more = True
+            return result
+
+
+def forward_batch(
+    client: redis.Redis, *, batch_size: int, after: int = 0
+) -> ForwardResult:
+    """Claim (positions above ``after``), send and mark one batch in one short
+    transaction."""
+    failure: redis.RedisError | None = None
+    with transaction.atomic():
+        rows = claim_unsent(batch_size, after=after)
+        if not rows:
+            return ForwardResult()
+        blocked = _keys_sent_elsewhere(rows)
+        ready = [row for row in rows if row.aggregate_key not in blocked]
+        result = ForwardResult(
+            claimed=len(rows),
+            deferred=len(rows) - len(ready),
+            last_position=rows[-1].position,
+        )
+        if ready:
+            try:
+                replies = _xadd(client, ready)
+            except redis.RedisError as exc:
+                failure = exc
+                replies = [exc] * len(ready)
+            sent, failed = _split(ready, replies)
+            _mark_sent(sent)
+            _mark_failed(failed)
+            result.sent, result.failed = len(sent), len(failed)
+            if failed and failure is None:
+                failure = next(r for _, r in failed if r is not None)
+    if failure is not None:
+        raise failure
+    return result
+
+
+@dataclass(slots=True)
+class StreamRow:
+    """An outbox row as the relay needs it: where it goes and its entry fields."""
+
+    pk: int
+    position: int
+    stream: str
+    aggregate_key: tuple[str, str]
+    fields: dict[str, str]
+
+
+def stream_rows(queryset, *, lock: bool = False, chunk_size: int | None = None):
+    """Return ``queryset`` as ``StreamRow`` values, the JSON fields rendered by the
+    database (no decode/encode round trip in Python); ``chunk_size`` streams it."""
+    if lock:
+        queryset = queryset.select_for_update(skip_locked=True)
+    values = queryset.annotate(
+        payload_json=Cast("payload", TextField()),
+        changes_json=Cast("changes", TextField()),
+    ).values_list(*_ROW_COLUMNS, "payload_json", "changes_json")
+    if chunk_size:
+        values = values.iterator(chunk_size=chunk_size)
+    return (_stream_row(*value) for value in values)
+
+
+_ROW_COLUMNS = (
+    "pk",
+    "position",
+    "stream",
+    "event_id",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "company_id",
+    "user_id",
+    "correlation_id",
+    "occurred_at",
+    "version",
+)
+
+
+def _stream_row(
+    pk,
+    position,
+    stream,
+    event_id,
+    event_type,
+    aggregate_type,
+    aggregate_id,
+    company_id,
+    user_id,
+    correlation_id,
+    occurred_at,
+    version,
+    payload_json,
+    changes_json,
+) -> StreamRow:
+    # The same entry as OutboxEvent.as_stream_fields().
+    return StreamRow(
+        pk=pk,
+        position=position,
+        stream=stream,
+        aggregate_key=(aggregate_type, aggregate_id),
+        fields={
+            "event_id": str(event_id),
+            "event_type": event_type,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "company_id": str(company_id),
+            "user_id": "" if user_id is None else str(user_id),
+            "correlation_id": correlation_id,
+            "occurred_at": occurred_at.isoformat(),
+            "version": str(version),
+            "payload": payload_json,
+            "changes": changes_json,
+        },
+    )
+
+
+def claim_unsent(batch_size: int, *, after: int = 0) -> list[StreamRow]:
+    """Lock the first ``batch_size`` unsent rows above position ``after`` that no
+    other relay holds, in position order (call inside a transaction)."""
+    unsent = OutboxEvent.objects.filter(
+        sent_at__isnull=True, position__gt=after
+    ).order_by("position")[:batch_size]
+    if connection.vendor == "postgresql":
+        # Right after a burst the statistics still say "few unsent rows" and the
+        # planner would read every unsent row (bitmap scan) to sort them; walking
+        # the outbox_unsent index in order stops after batch_size rows.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+    return list(stream_rows(unsent, lock=True))
+
+
+def _keys_sent_elsewhere(rows: list[StreamRow]) -> set[tuple[str, str]]:
+    """Objects of ``rows`` with an unsent row before their first row in ``rows``.
+
+    Such a row is locked by another relay right now (the claim took the lowest
+    unlocked positions) or was released unsent after it; either way it must reach
+    the stream first, so this batch holds those objects back.
+    """
+    first: dict[tuple[str, str], int] = {}
+    for row in rows:
+        first.setdefault(row.aggregate_key, row.position)
+    if connection.vendor != "postgresql":
+        earlier = OutboxEvent.objects.filter(
+            sent_at__isnull=True, position__lt=rows[-1].position
+        ).values_list("aggregate_type", "aggregate_id", "position")
+        return {(t, a) for t, a, p in earlier if p < first.get((t, a), p)}
+    # One probe of the outbox_unsent_object index per object (LATERAL ... LIMIT 1
+    # keeps it a nested loop even when the statistics are stale): cheap however
+    # many sent rows still wait for VACUUM.
+    types = [key[0] for key in first]
+    ids = [key[1] for key in first]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT k.type, k.id "
+            "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS k(type, id, pos) "
+            "CROSS JOIN LATERAL (SELECT 1 "
+            f"FROM {OutboxEvent._meta.db_table} AS o "
+            "WHERE o.aggregate_type = k.type AND o.aggregate_id = k.id "
+            "AND o.position < k.pos AND o.sent_at IS NULL LIMIT 1) AS earlier",
+            [types, ids, list(first.values())],
+        )
+        return {(t, a) for t, a in cursor.fetchall()}
+
+
+def _xadd(client: redis.Redis, rows: Iterable[StreamRow]) -> list:
+    # MULTI/EXEC: an error Redis detects while queueing (OOM, ...) rejects the
+    # whole batch, so an object's later event cannot land without its earlier one.
+    maxlen = merp_settings.EVENT_STREAM_MAXLEN
+    pipe = client.pipeline(transaction=True)
+    for row in rows:
+        pipe.xadd(row.stream, row.fields, maxlen=maxlen, approximate=True)
+    return pipe.execute(raise_on_error=False)
+
+
+def _split(rows: list[StreamRow], replies: list) -> tuple[list, list]:
+    """Pair rows with replies; an object with a failed entry keeps its later rows
+    unsent too (sent again after it: a duplicate, never a reordering)."""
+    sent, failed, broken = [], [], set()
+    for row, reply in zip(rows, replies, strict=True):
+        if isinstance(reply, Exception) or row.aggregate_key in broken:
+            broken.add(row.aggregate_key)
+            failed.append((row, reply if isinstance(reply, Exception) else None))
+        else:
+            sent.append((row, reply))
+    return sent, failed
+
+
+def _mark_sent(sent: list[tuple[StreamRow, str]]) -> None:
+    if not sent:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OutboxEvent._meta.db_table} AS o "
+                "SET sent_at = %s, stream_id = v.sid, attempts = o.attempts + 1, "
+                "last_error = '' "
+                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "
+                "WHERE o.id = v.id",
+                [now, [row.pk for row, _ in sent], [str(sid) for _, sid in sent]],
+            )
+        return
+    for row, stream_id in sent:
+        OutboxEvent.objects.filter(pk=row.pk).update(
+            sent_at=now,
+            stream_id=str(stream_id),
+            attempts=F("attempts") + 1,
+            last_error="",
+        )
+
+
+def _mark_failed(failed: list[tuple[StreamRow, Exception | None]]) -> None:
+    if not failed:
+        return
+    error = next((str(exc) for _, exc in failed if exc is not None), "")
+    message = (error or "held back after an earlier event of the object failed")[:1000]
+    logger.warning("Forwarding %d outbox events failed: %s", len(failed), message)
+    OutboxEvent.objects.filter(pk__in=[row.pk for row, _ in failed]).update(
+        attempts=F("attempts") + 1, last_error=message
+    )
+
+
+# -- retention ---------------------------------------------------------------
+
+
+def prune_sent(*, days: int | None = None) -> int:
+    """Delete sent rows older than ``days`` (``EVENT_RETENTION_DAYS``); unsent
+    rows are never pruned. Return how many were deleted."""
+    days = merp_settings.EVENT_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    total = 0
+    while True:
+        ids = list(
+            OutboxEvent.objects.filter(sent_at__lt=cutoff)
+            .order_by("sent_at")
+            .values_list("pk", flat=True)[:PRUNE_BATCH_SIZE]
+        )
+        if not ids:
+            return total
+        deleted, _ = OutboxEvent.objects.filter(pk__in=ids).delete()
+        total += deleted
+
+
+def pending_count() -> int:
+    return OutboxEvent.objects.filter(sent_at__isnull=True).count()
