@@ -96,7 +96,7 @@ RULES: dict[str, dict[str, dict]] = {
         "PATCH": not_allowed_scoped(),
         "DELETE": not_allowed_scoped(),
     },
-    "events": {"GET": scoped(OK)},
+    "events": {"GET": scoped(OK), "_other": not_allowed_scoped()},
     # The company's audit log: company admins only.
     "audit-log": {
         "GET": scoped(FORBIDDEN, admin=OK, other=OK),
