@@ -6,6 +6,7 @@ suite without editing it.
 """
 
 import decimal
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,12 +86,12 @@ def sample_value(field: models.Field, *, marker: str, seq: int):
 class Sampler:
     """Make valid payloads and objects for every registered business object."""
 
-    def __init__(self) -> None:
-        self.seq = 0
+    # One sequence for the whole run: values under unique rules never repeat,
+    # whichever sampler made them.
+    _seq = itertools.count(1)
 
     def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
+        return next(self._seq)
 
     def payload(
         self, registration: Registration, *, company, marker: str, references=None

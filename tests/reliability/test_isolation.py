@@ -38,6 +38,11 @@ REGISTRATIONS = bo_registrations()
 AUDIT_LOG = next(
     (f"/{e.route}" for e in iter_endpoints() if e.name == "audit-log"), None
 )
+# The company's event feed, where the events app routes one.
+EVENTS = next(
+    (f"/{e.route}" for e in iter_endpoints() if e.route == "api/events/"), None
+)
+EVENT_QUERIES = ["", "after=0", "after=3", "page_size=5"]
 AUDIT_QUERIES = ["", "page_size=5", "action=deleted", "cursor="] + [
     f"object_type={r.name}" for r in REGISTRATIONS
 ]
@@ -72,10 +77,10 @@ def build_actors(tenants) -> list[Actor]:
     return actors
 
 
-def make_machine(tenants):
+def make_machine(tenants, sampler: Sampler):
+    """``sampler`` made the starting rows: sharing it keeps unique values unique."""
     actors = build_actors(tenants)
     companies = [t.company for t in tenants]
-    sampler = Sampler()
 
     class TenantIsolation(RuleBasedStateMachine):
         # Each example runs in a savepoint rolled back at its end, so every example
@@ -400,6 +405,16 @@ def make_machine(tenants):
                         history_id=entry["history_id"], company_id=company.pk
                     ).exists(), (actor, entry)
 
+        if EVENTS:
+
+            @rule(actor=st.sampled_from(actors), query=st.sampled_from(EVENT_QUERIES))
+            def read_events(self, actor, query):
+                response = self.call(actor, "get", f"{EVENTS}?{query}")
+                assert response.status_code == 200, response.content[:300]
+                company = companies[actor.company_index]
+                for event in response.json()["results"]:
+                    assert str(event["company_id"]) == str(company.pk), (actor, event)
+
         @rule(actor=st.sampled_from(actors))
         def list_companies(self, actor):
             response = self.call(actor, "get", "/api/companies/")
@@ -418,7 +433,7 @@ def test_no_company_ever_sees_another(tenants):
         for registration in REGISTRATIONS:
             sampler.create(registration, company=tenant.company, marker=MARKERS[index])
     run_state_machine_as_test(
-        make_machine(tenants),
+        make_machine(tenants, sampler),
         settings=settings(
             max_examples=40,
             stateful_step_count=25,
