@@ -7,6 +7,16 @@ from rest_framework.test import APIClient
 from businessobjects.models import Company, Membership
 
 
+@pytest.fixture(autouse=True)
+def _fresh_definitions_cache():
+    # Cached custom-field definitions are keyed by company id, and the cache does
+    # not roll back with a test's transaction: a later test (or run) that gets the
+    # same company id (SQLite reuses ids) must not see them.
+    from extensions import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_company(db):
     def make(name: str) -> Company:

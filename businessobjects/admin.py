@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from audit.admin import BusinessObjectHistoryAdmin
+from extensions.forms import ExtensionFieldsAdminMixin
 
 from . import services
 from .exceptions import ObjectInUse
@@ -18,10 +19,11 @@ def admin_company_ids(user) -> list[int]:
     )
 
 
-class CompanyScopedAdmin(BusinessObjectHistoryAdmin):
+class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
     """Admin for a business object: company admins see only their companies' rows,
-    and every save and delete goes through the services (history and events);
-    history and revert come from ``audit.admin``."""
+    every save and delete goes through the services (history and events), the
+    company's custom fields are form fields (``extensions.forms``); history and
+    revert come from ``audit.admin``."""
 
     readonly_fields = (
         "version",
@@ -86,10 +88,11 @@ class CompanyScopedAdmin(BusinessObjectHistoryAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        own_fields = {f.name for f in obj._meta.fields}
         data = {
             name: form.cleaned_data[name]
             for name in form.changed_data
-            if name in form.cleaned_data and name != "company"
+            if name in form.cleaned_data and name != "company" and name in own_fields
         }
         extensions = getattr(form, "extension_values", None)
         if change:

@@ -54,6 +54,9 @@ DEFAULTS = {
     "OUTBOX_FAIL_AGE": 3_600,
     # Seconds to wait for Redis and Celery workers to answer a diagnostic ping.
     "HEALTH_TIMEOUT": 1.0,
+    # Seconds custom-field definitions stay cached (changes invalidate at once
+    # with Redis; the local-memory cache is per process, so this bounds staleness).
+    "EXTENSIONS_CACHE_TIMEOUT": 300,
 }
 
 

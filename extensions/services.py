@@ -1,53 +1,372 @@
-"""Custom-field values as the business-object services see them.
+"""Custom fields: values as the business-object services write them, and definitions.
 
-The write path calls, inside its one transaction:
+The business-object write path (``businessobjects.services``) calls, inside its
+one transaction:
 
 1. ``prepare(model, company, incoming, instance=...)`` before saving the row
    (``company`` is a Company or its id):
    validate ``incoming`` (merge semantics: keys set, ``None`` clears, missing keys
-   kept; required fields enforced on create) and return an ``ExtensionWrite`` with
-   the change set ``{name: {old, new}}`` in API representation;
-2. ``write(instance, staged)`` after the row is saved (it has a pk).
+   kept; required fields enforced and defaults applied on create) and return an
+   ``ExtensionWrite`` with the change set ``{name: {old, new}}`` in API
+   representation;
+2. ``write(instance, staged)`` after the row is saved (it has a pk), or
+   ``bulk_write(pairs)`` for many rows; ``remove(instance)`` before a delete.
 
-``current_values(instance)`` returns ``{name: value}`` as the API shows it.
+``current_values(instance)`` / ``prefetch(instances)`` return and attach
+``{name: value}`` as the API shows it. ``set_extension`` and ``get_extensions``
+are the public service API; ``definition_create`` / ``definition_update`` /
+``definition_delete`` (``extensions.definitions``, importable from here too)
+manage the definitions.
 """
 
+from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+
+from businessobjects.conf import merp_settings
+
+from . import cache, history
+
+# The definition services live in extensions.definitions; they are importable
+# from here too, the app's one services module.
+from .definitions import (
+    DEFINITION_ATTRIBUTES,
+    DefinitionDeletion,
+    check_conversion,
+    content_type_for,
+    definition_create,
+    definition_delete,
+    definition_update,
+)
+from .models import ExtensionValue
+
+
+class ExtensionValidationError(ValidationError):
+    """Custom-field input errors, ``{name: [messages]}``.
+
+    As a Django ValidationError it reads ``{"extensions": ["name: message"]}``;
+    the API answers ``{"extensions": {"name": ["message"]}}`` (``api_detail``).
+    """
+
+    def __init__(self, field_errors: Mapping[str, list[str]]):
+        self.field_errors = {name: list(msgs) for name, msgs in field_errors.items()}
+        super().__init__(
+            {
+                "extensions": [
+                    f"{name}: {message}"
+                    for name, messages in self.field_errors.items()
+                    for message in messages
+                ]
+            }
+        )
+        self.api_detail = {"extensions": self.field_errors}
 
 
 @dataclass
 class ExtensionWrite:
+    """What ``prepare`` staged: the values after the write and the rows to touch."""
+
     values: dict = field(default_factory=dict)
     changes: dict = field(default_factory=dict)
+    upserts: list = field(default_factory=list)
+    deletes: list = field(default_factory=list)
+
+
+# -- definitions, as the write and read paths see them -----------------------
+
+
+def _company_id(company) -> int:
+    return company if isinstance(company, int) else company.pk
+
+
+def definitions_for(company, model, *, active_only: bool = True) -> list:
+    """Return the (cached) definitions of ``model`` in ``company``, in order."""
+    found = cache.definitions_for_model(_company_id(company), model)
+    return [d for d in found if d.is_active] if active_only else found
+
+
+# -- values --------------------------------------------------------------------
+
+
+# Stored values as read: {definition id: (value row id, Python value)}.
+Stored = dict[int, tuple[int, Any]]
+
+
+def _load(company_id: int, model, object_ids, definitions) -> dict[int, Stored]:
+    """Return the stored values of ``object_ids`` by object id, in one query."""
+    found: dict[int, Stored] = defaultdict(dict)
+    if not definitions or not object_ids:
+        return found
+    content_type = ContentType.objects.get_for_model(model)
+    by_id = {d.pk: d for d in definitions}
+    columns = list(dict.fromkeys(d.column for d in definitions))
+    rows = ExtensionValue.objects.filter(
+        company_id=company_id,
+        content_type_id=content_type.pk,
+        object_id__in=object_ids,
+        definition_id__in=list(by_id),
+    ).values_list("id", "object_id", "definition_id", *columns)
+    for pk, object_id, definition_id, *values in rows:
+        column = by_id[definition_id].column
+        found[object_id][definition_id] = (pk, values[columns.index(column)])
+    return found
+
+
+def _represent(definitions: list, stored: Stored) -> dict:
+    return {
+        d.name: d.represent(stored[d.pk][1] if d.pk in stored else None)
+        for d in definitions
+    }
 
 
 def current_values(instance) -> dict:
-    return {}
-
-
-def prepare(model, company, incoming: dict | None, *, instance=None) -> ExtensionWrite:
-    if incoming:
-        raise ValidationError(
-            {"extensions": [f"Unknown custom field '{name}'." for name in incoming]}
-        )
-    return ExtensionWrite(values=current_values(instance) if instance else {})
-
-
-def write(instance, staged: ExtensionWrite) -> None:
-    return None
-
-
-def bulk_write(pairs: list[tuple]) -> None:
-    return None
-
-
-def remove(instance) -> None:
-    return None
+    """Return the active custom fields of ``instance`` as the API shows it."""
+    definitions = definitions_for(instance.company_id, type(instance))
+    stored = _load(instance.company_id, type(instance), [instance.pk], definitions)
+    return _represent(definitions, stored[instance.pk])
 
 
 def prefetch(instances: list) -> None:
-    """Load the custom-field values of ``instances`` in a constant number of queries."""
+    """Load the custom-field values of ``instances`` in a constant number of queries.
+
+    One query per (company, object type) present, whatever the number of rows;
+    it reads plain tuples of the columns in use, not model instances. The rows
+    read are kept on each instance for one following ``prepare`` (bulk updates
+    prefetch the rows they have just locked).
+    """
+    groups: dict[tuple, list] = defaultdict(list)
     for instance in instances:
-        instance._merp_extensions = {}
+        groups[(instance.company_id, type(instance))].append(instance)
+    for (company_id, model), members in groups.items():
+        definitions = definitions_for(company_id, model)
+        stored = _load(company_id, model, [m.pk for m in members], definitions)
+        for member in members:
+            member._merp_extensions = _represent(definitions, stored[member.pk])
+            member._merp_extension_rows = stored[member.pk]
+
+
+def validate(
+    model, company, incoming: Mapping[str, Any] | None, *, creating: bool
+) -> dict[str, Any]:
+    """Return ``{name: python value or None}`` to write; raise on bad input.
+
+    On create, active fields not given get their default, and a required field
+    without value or default is an error. ``None`` clears a field (refused for a
+    required one).
+    """
+    if incoming is not None and not isinstance(incoming, Mapping):
+        raise ValidationError(
+            {"extensions": ["Expected an object of custom field name -> value."]}
+        )
+    incoming = incoming or {}
+    every = {d.name: d for d in definitions_for(company, model, active_only=False)}
+    active = {name: d for name, d in every.items() if d.is_active}
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    for name, raw in incoming.items():
+        definition = active.get(name)
+        if definition is None:
+            if name in every:
+                message = f"Custom field '{name}' is inactive and cannot be set."
+            else:
+                known = ", ".join(sorted(active)) or "none"
+                message = f"Unknown custom field '{name}'. Known fields: {known}."
+            errors[str(name)] = [message]
+            continue
+        if raw is None:
+            if definition.required:
+                errors[name] = ["This custom field is required; it cannot be cleared."]
+            else:
+                cleaned[name] = None
+            continue
+        try:
+            value = definition.type.clean(raw, definition)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        if definition.required and value == "":
+            errors[name] = ["This custom field is required; it cannot be blank."]
+            continue
+        cleaned[name] = value
+    if creating:
+        for name, definition in active.items():
+            if name in incoming:
+                continue
+            if definition.default is not None:
+                try:
+                    cleaned[name] = definition.type.clean(
+                        definition.default, definition
+                    )
+                except ValidationError as exc:
+                    errors[name] = [
+                        f"The field's default no longer validates: {exc.messages[0]}"
+                    ]
+            elif definition.required:
+                errors[name] = ["This custom field is required."]
+    if errors:
+        raise ExtensionValidationError(errors)
+    return cleaned
+
+
+def prepare(model, company, incoming: dict | None, *, instance=None) -> ExtensionWrite:
+    """Validate ``incoming`` for a create (``instance=None``) or an update."""
+    creating = instance is None
+    definitions = definitions_for(company, model)
+    if not definitions and not incoming:
+        return ExtensionWrite()
+    cleaned = validate(model, company, incoming, creating=creating)
+    company_id = _company_id(company)
+    if creating:
+        stored: Stored = {}
+    else:
+        # Rows a prefetch just read under the caller's lock, else read them now.
+        stored = instance.__dict__.pop("_merp_extension_rows", None)
+        if stored is None:
+            stored = _load(company_id, model, [instance.pk], definitions)[instance.pk]
+    before = _represent(definitions, stored)
+    staged = ExtensionWrite(values=dict(before))
+    content_type = ContentType.objects.get_for_model(model)
+    by_name = {d.name: d for d in definitions}
+    for name, value in cleaned.items():
+        definition = by_name[name]
+        new = definition.represent(value)
+        if new == before[name]:
+            continue
+        staged.changes[name] = {"old": before[name], "new": new}
+        staged.values[name] = new
+        row = ExtensionValue(
+            company_id=company_id,
+            definition=definition,
+            content_type_id=content_type.pk,
+            object_id=None if creating else instance.pk,
+        )
+        if definition.pk in stored:
+            row.pk, old_value = stored[definition.pk]
+            row._state.adding = False
+            row.set_value(old_value)
+        if value is None:
+            if not row._state.adding:
+                staged.deletes.append(row)  # carries the old value for history
+            continue
+        row.set_value(value)
+        staged.upserts.append(row)
+    return staged
+
+
+def _acting_user(instance, attribute: str = "updated_by"):
+    """The user the services act for: the one they set on ``instance``.
+
+    ``_history_user`` during a single write; else the ``updated_by`` /
+    ``created_by`` the services assigned (read from the relation cache: no query).
+    """
+    user = getattr(instance, "_history_user", None)
+    if user is None:
+        user = instance._state.fields_cache.get(attribute)
+    return user
+
+
+def write(instance, staged: ExtensionWrite) -> None:
+    """Save what ``prepare`` staged; each row change leaves a history row."""
+    user = _acting_user(instance)
+    for row in staged.upserts:
+        row.object_id = instance.pk
+        row._history_user = user
+        row.save()
+    for row in staged.deletes:
+        row._history_user = user
+        row.delete()
+
+
+def bulk_write(pairs: list[tuple], *, user=None) -> None:
+    """Insert the staged values of many new objects, with history, in batches."""
+    if user is None and pairs:
+        user = _acting_user(pairs[0][0], "created_by")
+    rows = []
+    for instance, staged in pairs:
+        for row in staged.upserts:
+            row.object_id = instance.pk
+            rows.append(row)
+    if not rows:
+        return
+    rows = ExtensionValue.objects.bulk_create(
+        rows, batch_size=merp_settings.BULK_BATCH_SIZE
+    )
+    history.record(rows, "+", user=user)
+
+
+def remove(instance) -> None:
+    """Delete every value of ``instance`` (before the object), with history."""
+    content_type = ContentType.objects.get_for_model(type(instance))
+    rows = ExtensionValue.objects.filter(
+        company_id=instance.company_id,
+        content_type_id=content_type.pk,
+        object_id=instance.pk,
+    )
+    user = _acting_user(instance)
+    for row in rows:
+        row._history_user = user
+        row.delete()
+
+
+def get_extensions(instance) -> dict:
+    """Return ``{name: value}`` of ``instance``'s active custom fields, fresh."""
+    return current_values(instance)
+
+
+def set_extension(
+    instance, name: str, value: Any, *, user=None, expected_version: int | None = None
+):
+    """Set one custom field (``None`` clears it) through the object's update.
+
+    Like any update it bumps ``version`` and writes one history entry and one
+    ``<model>.updated`` event, in one transaction.
+    """
+    return set_extensions(
+        instance, {name: value}, user=user, expected_version=expected_version
+    )
+
+
+def set_extensions(
+    instance,
+    values: Mapping[str, Any],
+    *,
+    user=None,
+    expected_version: int | None = None,
+):
+    """Merge ``values`` into ``instance``'s custom fields (``None`` clears one)."""
+    from businessobjects import services
+
+    return services.update(
+        instance,
+        extensions=dict(values),
+        expected_version=expected_version,
+        user=user,
+    )
+
+
+__all__ = [
+    "DEFINITION_ATTRIBUTES",
+    "DefinitionDeletion",
+    "ExtensionValidationError",
+    "ExtensionWrite",
+    "bulk_write",
+    "check_conversion",
+    "content_type_for",
+    "current_values",
+    "definition_create",
+    "definition_delete",
+    "definition_update",
+    "definitions_for",
+    "get_extensions",
+    "prefetch",
+    "prepare",
+    "remove",
+    "set_extension",
+    "set_extensions",
+    "validate",
+    "write",
+]

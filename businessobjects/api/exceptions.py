@@ -34,7 +34,10 @@ def exception_handler(exc, context):
             headers={"Retry-After": "5"},
         )
     if isinstance(exc, DjangoValidationError):
-        detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        # An error may carry its API shape (custom fields: nested per field name).
+        detail = getattr(exc, "api_detail", None) or (
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
         exc = exceptions.ValidationError(detail)
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)

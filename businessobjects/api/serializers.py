@@ -9,13 +9,27 @@ from extensions import services as ext
 @extend_schema_field(
     {
         "type": "object",
-        "additionalProperties": True,
+        # Definitions are per company and live in the database: free-form keys,
+        # values typed by their definition (see /api/custom-fields/).
+        "additionalProperties": {
+            "nullable": True,
+            "anyOf": [
+                {"type": "string"},
+                {"type": "number"},
+                {"type": "boolean"},
+                {"type": "object", "additionalProperties": True},
+                {"type": "array", "items": {}},
+            ],
+        },
         "description": (
             "Custom fields of this object: name -> value, typed by the company's "
-            "field definitions (decimals as strings, dates and datetimes ISO 8601). "
-            "On write the object merges: keys given are set, null clears one, keys "
-            "left out are kept."
+            "field definitions (/api/custom-fields/): string, email, phone, url and "
+            "choice as strings, integer as a number, decimal as a string, boolean, "
+            "date and datetime as ISO 8601 strings, json as any JSON value; null "
+            "when unset. On write the object merges: keys given are set, null "
+            "clears one, keys left out are kept."
         ),
+        "example": {"credit_limit": "1500.00", "tier": "gold", "since": "2024-05-01"},
     }
 )
 class ExtensionsField(serializers.Field):
@@ -31,9 +45,13 @@ class ExtensionsField(serializers.Field):
             instance._merp_extensions = values
         return values
 
-    def to_internal_value(self, data):
+    def validate_empty_values(self, data):
+        # "extensions": null changes nothing (a key set to null clears that key).
         if data is None:
-            return {"extensions": {}}
+            return True, {}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError(
                 "Expected an object of custom field name -> value."

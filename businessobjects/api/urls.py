@@ -3,6 +3,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from businessobjects.registry import registrations
+from extensions.api import FieldDefinitionViewSet
 
 from .views import CompanyViewSet
 
@@ -10,6 +11,7 @@ from .views import CompanyViewSet
 def build_router() -> DefaultRouter:
     router = DefaultRouter()
     router.register("companies", CompanyViewSet, basename="company")
+    router.register("custom-fields", FieldDefinitionViewSet, basename="custom-field")
     for registration in registrations():
         router.register(
             registration.plural, registration.viewset_class, basename=registration.name

@@ -168,8 +168,9 @@ def test_custom_field_columns_reach_the_extension_hooks(csv_file, company_a, adm
     out, err, error = run_import(path, "--user", "admin_a")
     assert error is not None
     assert err.splitlines() == [
-        "line 2: extensions: Unknown custom field 'tier'.",
-        "line 3: extensions: Unknown custom field 'region'.",
+        "line 2: extensions: tier: Unknown custom field 'tier'. Known fields: none.",
+        "line 3: extensions: region: Unknown custom field 'region'. "
+        "Known fields: none.",
     ]
     assert not Partner.objects.exists()
 

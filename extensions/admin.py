@@ -1,0 +1,257 @@
+"""Admin for custom field definitions: define, edit, order and deactivate.
+
+Company admins see and change only their companies' fields; every save and
+delete goes through ``extensions.services`` (a type change converts the values or
+is refused; deleting a field that holds values deactivates it).
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+
+from businessobjects.admin import admin_company_ids
+from businessobjects.models import Company
+from businessobjects.registry import registrations
+
+from . import services, types
+from .models import FieldDefinition
+
+
+def _model_choices():
+    return [(r.name, r.model._meta.verbose_name.capitalize()) for r in registrations()]
+
+
+class FieldDefinitionForm(forms.ModelForm):
+    model = forms.ChoiceField(label="Business object", choices=_model_choices)
+    field_type = forms.ChoiceField(
+        label="Type", choices=[(name, name) for name in types.FIELD_TYPES]
+    )
+    choices = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Choice fields: the allowed values, one per line.",
+    )
+    default = forms.CharField(
+        required=False,
+        help_text="As you would type the value: 12.50, 2025-12-31, true; JSON for "
+        "json fields. Applied when an object is created without this field.",
+    )
+    min_value = forms.CharField(
+        required=False, help_text="Integer, decimal, date and datetime fields."
+    )
+    max_value = forms.CharField(
+        required=False, help_text="Integer, decimal, date and datetime fields."
+    )
+
+    class Meta:
+        model = FieldDefinition
+        fields = [
+            "company",
+            "name",
+            "label",
+            "field_type",
+            "required",
+            "default",
+            "choices",
+            "min_value",
+            "max_value",
+            "max_length",
+            "decimal_places",
+            "regex",
+            "help_text",
+            "is_active",
+            "order",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk is None:
+            return
+        self.fields["model"].initial = instance.model_name
+        # A field never moves to another object (its values would not follow).
+        self.fields["model"].disabled = True
+        self.initial["choices"] = "\n".join(instance.choices or [])
+        for attr in ("default", "min_value", "max_value"):
+            value = getattr(instance, attr)
+            if value is None:
+                self.initial[attr] = ""
+            elif instance.field_type == "json" or not isinstance(value, str):
+                self.initial[attr] = json.dumps(value)
+            else:
+                self.initial[attr] = value
+
+    def clean(self):
+        cleaned = super().clean()
+        model = cleaned.get("model")
+        if model:
+            try:
+                self.instance.content_type = services.content_type_for(model)
+            except ValidationError as exc:
+                self.add_error("model", exc.message_dict["model"])
+        lines = (cleaned.get("choices") or "").splitlines()
+        cleaned["choices"] = [line.strip() for line in lines if line.strip()]
+        for attr in ("default", "min_value", "max_value"):
+            raw = cleaned.get(attr)
+            if raw in ("", None):
+                cleaned[attr] = None
+            elif cleaned.get("field_type") == "json":
+                try:
+                    cleaned[attr] = json.loads(raw)
+                except ValueError:
+                    self.add_error(attr, "Enter valid JSON.")
+        return cleaned
+
+
+class BusinessObjectFilter(admin.SimpleListFilter):
+    """The registered business objects (not every content type of the project)."""
+
+    title = "business object"
+    parameter_name = "model"
+
+    def lookups(self, request, model_admin):
+        return _model_choices()
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(content_type=services.content_type_for(self.value()))
+        return queryset
+
+
+@admin.register(FieldDefinition)
+class FieldDefinitionAdmin(admin.ModelAdmin):
+    form = FieldDefinitionForm
+    list_display = (
+        "name",
+        "label",
+        "business_object",
+        "field_type",
+        "required",
+        "order",
+        "is_active",
+        "company",
+    )
+    list_editable = ("order", "is_active")
+    list_filter = ("field_type", "is_active", "required")
+    search_fields = ("name", "label")
+    ordering = ("company", "content_type", "order", "name")
+    actions = ["activate", "deactivate"]
+
+    @admin.display(description="Business object", ordering="content_type__model")
+    def business_object(self, obj) -> str:
+        return obj.model_name
+
+    # -- company scoping (as businessobjects.admin.CompanyScopedAdmin) ---------
+
+    def _company_ids(self, request) -> list[int]:
+        return admin_company_ids(request.user)
+
+    def has_module_permission(self, request):
+        user = request.user
+        return user.is_superuser or (
+            user.is_active and user.is_staff and bool(self._company_ids(request))
+        )
+
+    def has_view_permission(self, request, obj=None):
+        if not self.has_module_permission(request):
+            return False
+        if obj is None or request.user.is_superuser:
+            return True
+        return obj.company_id in self._company_ids(request)
+
+    has_add_permission = has_module_permission
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("content_type")
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(company_id__in=self._company_ids(request))
+
+    def get_list_filter(self, request):
+        extra = ("company",) if request.user.is_superuser else ()
+        return (*extra, BusinessObjectFilter, *self.list_filter)
+
+    def get_fields(self, request, obj=None):
+        fields = ["company", "model", *FieldDefinitionForm.Meta.fields[1:]]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("company",) if obj is not None else ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "company" and not request.user.is_superuser:
+            kwargs["queryset"] = Company.objects.filter(
+                pk__in=self._company_ids(request)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # -- writes through the services -------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            attrs = {
+                name: getattr(obj, name)
+                for name in form.changed_data
+                if name in services.DEFINITION_ATTRIBUTES
+            }
+            services.definition_update(obj, user=request.user, **attrs)
+            return
+        attrs = {name: getattr(obj, name) for name in services.DEFINITION_ATTRIBUTES}
+        created = services.definition_create(
+            company=obj.company, model=obj.content_type.model, **attrs
+        )
+        obj.pk = created.pk
+        obj.__dict__.update(
+            {k: v for k, v in created.__dict__.items() if not k.startswith("_state")}
+        )
+
+    def get_deleted_objects(self, objs, request):
+        deleted, counts, perms_needed, _protected = super().get_deleted_objects(
+            objs, request
+        )
+        # Values do not block the delete: a field that holds values is
+        # deactivated instead (delete_model), so nothing is destroyed.
+        return deleted, counts, perms_needed, []
+
+    def _delete(self, request, obj) -> bool:
+        result = services.definition_delete(obj, user=request.user)
+        if result.deactivated:
+            self.message_user(
+                request,
+                f"Custom field “{obj}” holds {result.values} values, so it was "
+                "deactivated instead of deleted. Its values are kept; reactivate it "
+                "to show them again.",
+                messages.WARNING,
+            )
+        return result.deleted
+
+    def delete_model(self, request, obj):
+        if not self._delete(request, obj):
+            request._merp_definition_kept = True
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self._delete(request, obj)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if getattr(request, "_merp_definition_kept", False):
+            return HttpResponseRedirect(
+                reverse("admin:extensions_fielddefinition_changelist")
+            )
+        return super().response_delete(request, obj_display, obj_id)
+
+    @admin.action(description="Activate selected custom fields")
+    def activate(self, request, queryset):
+        for definition in queryset:
+            services.definition_update(definition, user=request.user, is_active=True)
+
+    @admin.action(description="Deactivate selected custom fields")
+    def deactivate(self, request, queryset):
+        for definition in queryset:
+            services.definition_update(definition, user=request.user, is_active=False)

@@ -1,0 +1,188 @@
+"""Service API: set_extension, get_extensions, bulk writes, history, one transaction."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from businessobjects import services as bo
+from businessobjects.context import use_context
+from businessobjects.models import Partner
+from events.models import OutboxEvent
+from extensions import services
+from extensions.models import ExtensionValue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tier(company_a, define):
+    return define(company_a, "tier", "choice", choices=["gold", "silver"])
+
+
+def test_set_and_get_extension(company_a, admin_a, tier, partner):
+    p = partner(company_a)
+    assert services.get_extensions(p) == {"tier": None}
+    services.set_extension(p, "tier", "gold", user=admin_a)
+    assert p.version == 2
+    assert services.get_extensions(Partner.objects.get(pk=p.pk)) == {"tier": "gold"}
+    latest = p.history.order_by("-history_id").first()
+    assert latest.changes == {"extensions.tier": {"old": None, "new": "gold"}}
+    assert latest.history_user == admin_a
+    assert OutboxEvent.objects.filter(event_type="partner.updated").count() == 1
+    services.set_extension(p, "tier", None)
+    assert services.get_extensions(p) == {"tier": None}
+    assert p.version == 3
+
+
+def test_set_extension_validates(company_a, tier, partner):
+    p = partner(company_a)
+    with pytest.raises(ValidationError) as excinfo:
+        services.set_extension(p, "tier", "bronze")
+    assert excinfo.value.field_errors["tier"][0].startswith("'bronze' is not one of")
+    assert excinfo.value.message_dict["extensions"][0].startswith("tier: ")
+    with pytest.raises(ValidationError):
+        services.set_extension(p, "nope", 1)
+    p.refresh_from_db()
+    assert p.version == 1
+
+
+def test_set_extension_respects_version(company_a, tier, partner):
+    from businessobjects.exceptions import VersionConflict
+
+    p = partner(company_a)
+    with pytest.raises(VersionConflict):
+        services.set_extension(p, "tier", "gold", expected_version=7)
+    assert services.get_extensions(p) == {"tier": None}
+
+
+def test_value_history_records_user_and_correlation(company_a, admin_a, tier, partner):
+    with use_context(user=admin_a, company=company_a, correlation_id="job-7"):
+        p = partner(company_a, extensions={"tier": "gold"})
+        services.set_extension(p, "tier", "silver")
+        services.set_extension(p, "tier", None)
+    rows = ExtensionValue.history.filter(object_id=p.pk).order_by("history_id")
+    assert [(r.history_type, r.value_text) for r in rows] == [
+        ("+", "gold"),
+        ("~", "silver"),
+        ("-", "silver"),
+    ]
+    assert {r.correlation_id for r in rows} == {"job-7"}
+    assert {r.history_user_id for r in rows} == {admin_a.pk}
+    assert {r.company_id for r in rows} == {company_a.pk}
+
+
+def test_audit_disabled_writes_no_value_history(company_a, tier, partner, settings):
+    settings.AUDIT_ENABLED = False
+    p = partner(company_a, extensions={"tier": "gold"})
+    services.set_extension(p, "tier", "silver")
+    bo.bulk_create(
+        Partner, rows=[{"name": "B", "extensions": {"tier": "gold"}}], company=company_a
+    )
+    services.set_extension(p, "tier", None)
+    assert ExtensionValue.objects.count() == 1
+    assert ExtensionValue.history.count() == 0
+
+
+def test_bulk_create_writes_values_with_history(company_a, admin_a, tier):
+    with use_context(correlation_id="import-1"):
+        created = bo.bulk_create(
+            Partner,
+            rows=[
+                {"name": f"P{i}", "extensions": {"tier": "gold"} if i % 2 else {}}
+                for i in range(6)
+            ],
+            company=company_a,
+            user=admin_a,
+            batch_size=4,
+        )
+    assert ExtensionValue.objects.count() == 3
+    history = ExtensionValue.history.all()
+    assert history.count() == 3
+    assert {h.correlation_id for h in history} == {"import-1"}
+    assert {h.history_user_id for h in history} == {admin_a.pk}
+    assert {h.history_type for h in history} == {"+"}
+    assert services.get_extensions(created[1]) == {"tier": "gold"}
+    assert created[1].history.get().changes["extensions.tier"] == {
+        "old": None,
+        "new": "gold",
+    }
+
+
+def test_bulk_create_refuses_bad_extension_and_writes_nothing(company_a, tier):
+    with pytest.raises(ValidationError) as excinfo:
+        bo.bulk_create(
+            Partner,
+            rows=[{"name": "ok", "extensions": {"tier": "gold"}}]
+            + [{"name": "bad", "extensions": {"tier": "bronze"}}],
+            company=company_a,
+        )
+    assert "row 1" in excinfo.value.messages[0]
+    assert "tier" in excinfo.value.messages[0]
+    assert not Partner.objects.exists()
+    assert not ExtensionValue.objects.exists()
+
+
+def test_values_roll_back_with_the_object(company_a, tier, monkeypatch):
+    from events import outbox
+
+    def broken(events):
+        raise RuntimeError("outbox down")
+
+    monkeypatch.setattr(outbox, "enqueue", broken)
+    with pytest.raises(RuntimeError):
+        bo.create(
+            Partner, data={"name": "P"}, extensions={"tier": "gold"}, company=company_a
+        )
+    assert not Partner.objects.exists()
+    assert not ExtensionValue.objects.exists()
+    assert not ExtensionValue.history.exists()
+
+
+def test_definition_service_rejects_unknown_attribute(company_a):
+    with pytest.raises(TypeError, match="colour"):
+        services.definition_create(
+            company=company_a, model="partner", name="x", field_type="string", colour=1
+        )
+
+
+def test_definition_delete_service(company_a, tier, partner):
+    partner(company_a, extensions={"tier": "gold"})
+    kept = services.definition_delete(tier)
+    assert (kept.deleted, kept.deactivated, kept.values) == (False, True, 1)
+    tier.refresh_from_db()
+    assert not tier.is_active
+    purged = services.definition_delete(tier, purge=True)
+    assert (purged.deleted, purged.values) == (True, 1)
+    assert not ExtensionValue.objects.exists()
+
+
+def test_plain_orm_delete_of_definition_with_values_is_refused(
+    company_a, tier, partner
+):
+    from django.db.models import ProtectedError
+
+    partner(company_a, extensions={"tier": "gold"})
+    with pytest.raises(ProtectedError):
+        tier.delete()
+
+
+def test_bulk_update_writes_values_with_history(company_a, admin_a, tier, partner):
+    first, second = partner(company_a), partner(company_a, extensions={"tier": "gold"})
+    changed = bo.bulk_update(
+        Partner,
+        rows=[
+            {"id": first.pk, "extensions": {"tier": "silver"}},
+            {"id": second.pk, "extensions": {"tier": None}},
+        ],
+        company=company_a,
+        user=admin_a,
+    )
+    assert {p.pk for p in changed} == {first.pk, second.pk}
+    assert services.get_extensions(first) == {"tier": "silver"}
+    assert services.get_extensions(second) == {"tier": None}
+    latest = ExtensionValue.history.order_by("-history_id")[:2]
+    assert sorted((h.history_type, h.value_text) for h in latest) == [
+        ("+", "silver"),
+        ("-", "gold"),
+    ]
+    assert {h.history_user_id for h in latest} == {admin_a.pk}
+    assert Partner.objects.get(pk=second.pk).version == 2
