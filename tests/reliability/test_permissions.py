@@ -89,12 +89,20 @@ RULES: dict[str, dict[str, dict]] = {
     "docs": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     # DESIGN.md endpoints of the extensions, events and operations work; these
     # rules apply as soon as those endpoints are routed.
+    # Custom-field definitions: members read, company admins write. Permissions
+    # are checked before the method, so members hear 403 for any write. The
+    # matrix sends no body to non-object endpoints: PUT/POST are 400 for admins.
     "custom-fields-list": {
         "GET": scoped(OK),
-        "POST": scoped(FORBIDDEN, admin=(CREATED, 400), other=(CREATED, 400)),
-        "PUT": not_allowed_scoped(),
-        "PATCH": not_allowed_scoped(),
-        "DELETE": not_allowed_scoped(),
+        "POST": scoped(FORBIDDEN, admin=400, other=400),
+        "_other": scoped(FORBIDDEN, admin=NOT_ALLOWED, other=NOT_ALLOWED),
+    },
+    "custom-fields-detail": {
+        "GET": scoped(OK, other=MISSING),
+        "PUT": scoped(FORBIDDEN, admin=400, other=MISSING),
+        "PATCH": scoped(FORBIDDEN, admin=OK, other=MISSING),
+        "DELETE": scoped(FORBIDDEN, admin=GONE, other=MISSING),
+        "POST": scoped(FORBIDDEN, admin=NOT_ALLOWED, other=NOT_ALLOWED),
     },
     "events": {"GET": scoped(OK), "_other": not_allowed_scoped()},
     # The company's audit log: company admins only.
@@ -111,6 +119,24 @@ RULES: dict[str, dict[str, dict]] = {
 }
 
 
+def make_custom_field(company, seq: int):
+    from businessobjects.models import Partner
+    from extensions.definitions import definition_create
+
+    return definition_create(
+        company=company,
+        model=Partner,
+        name=f"field_{seq}",
+        label="F",
+        field_type="string",
+    )
+
+
+# Kinds with an id in the path that is not a business object: how to make one of
+# company A for each call.
+TARGETS = {"custom-fields-detail": make_custom_field}
+
+
 def classify(endpoint: Endpoint) -> str | None:
     name = endpoint.name or ""
     prefix, _, suffix = name.rpartition("-")
@@ -125,6 +151,7 @@ def classify(endpoint: Endpoint) -> str | None:
         "docs": "docs",
     }.get(name) or {
         "/api/custom-fields/": "custom-fields-list",
+        "/api/custom-fields/1/": "custom-fields-detail",
         "/api/events/": "events",
         "/api/audit/": "audit-log",
         "/health/": "health",
@@ -212,6 +239,8 @@ def test_permission_matrix(endpoint, world):
                     company=company_a if role != "other_admin" else world["b"].company,
                     marker=MARKERS[0] if role != "other_admin" else MARKERS[1],
                 )
+            if kind in TARGETS:
+                pk = str(TARGETS[kind](company_a, sampler.next_seq()).pk)
             if kind == "token":
                 body = (
                     {"username": user.username, "password": "pw-123456"}
