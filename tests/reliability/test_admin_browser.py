@@ -126,3 +126,57 @@ def test_other_company_never_sees_the_partner(browser, live_server, world):
     member_page.goto(f"{live_server.url}/admin/businessobjects/partner/")
     assert "/admin/login/" in member_page.url
     assert MARKERS[0] not in member_page.content()
+
+
+def test_custom_field_defined_and_set_in_the_browser(browser, live_server, world):
+    tenant_a, tenant_b, partner = world
+    name = f"tier_{MARKERS[0]}"
+    page = log_in(browser, live_server, tenant_a.admin.username)
+
+    # Define a custom field on Partner.
+    page.goto(f"{live_server.url}/admin/extensions/fielddefinition/add/")
+    page.select_option("#id_company", label=tenant_a.company.name)
+    page.select_option("#id_model", value="partner")
+    page.fill("#id_name", name)
+    page.fill("#id_label", f"Tier {MARKERS[0]}")
+    page.select_option("#id_field_type", value="string")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    # Set it on the partner.
+    page.goto(f"{live_server.url}/admin/businessobjects/partner/{partner.pk}/change/")
+    page.fill(f"#id_ext__{name}", "gold")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+    # The partner's history shows the custom-field change.
+    page.goto(f"{live_server.url}/admin/businessobjects/partner/{partner.pk}/history/")
+    expect(page.locator("#content")).to_contain_text(name)
+    expect(page.locator("#content")).to_contain_text("gold")
+    count("browser: pages driven", 5)
+
+    # The API returns the value and the change, as extensions.<name>.
+    api = APIClient()
+    api.force_authenticate(tenant_a.member)
+    assert api.get(f"/api/partners/{partner.pk}/").json()["extensions"] == {
+        name: "gold"
+    }
+    latest = api.get(f"/api/partners/{partner.pk}/history/").json()["results"][0]
+    assert latest["changes"] == {f"extensions.{name}": {"old": None, "new": "gold"}}
+
+    # The other company never sees the field: not in its API, not in its admin.
+    other = APIClient()
+    other.force_authenticate(tenant_b.member)
+    for path in ("/api/custom-fields/", "/api/partners/"):
+        response = other.get(path)
+        assert response.status_code == 200
+        assert name not in response.content.decode()
+    refused = other.get(f"/api/partners/?ext__{name}=gold")
+    assert refused.status_code == 400 and f"ext__{name}" in refused.json()
+    other_page = log_in(browser, live_server, tenant_b.admin.username)
+    other_page.goto(f"{live_server.url}/admin/extensions/fielddefinition/")
+    expect(other_page.locator("#content")).to_be_visible()
+    assert name not in other_page.content()
+    other_page.goto(f"{live_server.url}/admin/businessobjects/partner/add/")
+    assert name not in other_page.content()
+    count("browser: pages driven", 2)
