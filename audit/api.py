@@ -73,7 +73,9 @@ class HistoryMixin:
         pagination_class=HistoryPagination,
     )
     def history(self, request, pk=None):
-        if not str(pk).isdigit():
+        # Ids are bigints: anything else (or thousands of digits, which int()
+        # refuses) cannot name a row.
+        if not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 19):
             raise Http404
         records = selectors.object_history(
             self.registration.model, company=request.company, pk=int(pk)

@@ -19,6 +19,7 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from businessobjects.api.pagination import (
     CappedCursorPagination,
     CappedPageNumberPagination,
+    refuse_page_with_cursor,
 )
 
 CURSOR = "cursor"
@@ -37,10 +38,13 @@ _CURSOR_PARAMETER = {
 class HistoryPagination(CappedPageNumberPagination):
     """One object's history: page numbers, or cursor pages newest first."""
 
+    supports_cursor = True
+
     def paginate_queryset(self, queryset, request, view=None):
         self._cursor = None
         if CURSOR not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
+        refuse_page_with_cursor(request)
         self._cursor = CappedCursorPagination()
         self._cursor.ordering = ("-history_date", "-history_id")
         return self._cursor.paginate_queryset(queryset, request)
@@ -58,10 +62,13 @@ class AuditLogPagination(CappedPageNumberPagination):
     """The company log (``audit.selectors.CompanyLog``): page numbers, or keyset
     cursor pages that seek each history table from its company-first index."""
 
+    supports_cursor = True
+
     def paginate_queryset(self, log, request, view=None):
         self._keyset = None
         if CURSOR not in request.query_params:
             return super().paginate_queryset(log, request, view)
+        refuse_page_with_cursor(request)
         self.request = request
         position, backwards = _decode(request.query_params[CURSOR])
         size = self.get_page_size(request)

@@ -53,6 +53,7 @@ def create(
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
         _clean(instance)
+        _lock_references([instance])
         staged = ext.prepare(model, company, extensions, instance=None)
         instance._merp_extensions = staged.values
         changes = _diff({}, _represent(instance)) | _ext_changes(staged)
@@ -87,6 +88,7 @@ def update(
         before = _represent(locked)
         _assign(locked, data or {})
         _clean(locked)
+        _lock_references([locked])
         staged = ext.prepare(model, locked.company_id, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
@@ -133,7 +135,8 @@ def delete(
                 locked.delete()
         except models.ProtectedError as exc:
             names = sorted(
-                {type(o)._meta.verbose_name_plural for o in exc.protected_objects}
+                # str(): a default verbose_name_plural is a lazy proxy.
+                {str(type(o)._meta.verbose_name_plural) for o in exc.protected_objects}
             )
             raise ObjectInUse(
                 f"This {type(locked)._meta.verbose_name} is still referenced by "
@@ -198,6 +201,7 @@ def bulk_create(
         for start in range(0, len(pending), batch_size):
             chunk = pending[start : start + batch_size]
             instances = [instance for instance, _ in chunk]
+            _lock_references(instances)
             try:
                 with transaction.atomic():
                     model.objects.bulk_create(instances)
@@ -397,6 +401,33 @@ def _clean(instance: BusinessObject, *, validate_unique: bool = True) -> None:
                 raise ValidationError({field.name: [message]})
 
 
+def _lock_references(instances: list[BusinessObject]) -> None:
+    """Lock the business objects ``instances`` refer to until commit.
+
+    A concurrent delete of a referenced row then waits for this transaction and
+    finds the new reference (409), or, having committed first, leaves nothing to
+    lock here (400). Unlocked, the foreign key failed at COMMIT: a 500.
+    """
+    model = type(instances[0])
+    for field in model._meta.concrete_fields:
+        related = field.related_model
+        if not (field.is_relation and related and issubclass(related, BusinessObject)):
+            continue
+        wanted = {getattr(i, field.attname) for i in instances} - {None}
+        if not wanted:
+            continue
+        found = set(
+            related.objects.for_company(instances[0].company_id)
+            .select_for_update(no_key=True)
+            .filter(pk__in=wanted)
+            .values_list("pk", flat=True)
+        )
+        missing = sorted(wanted - found, key=str)
+        if missing:
+            message = f'Invalid pk "{missing[0]}" - object does not exist.'
+            raise ValidationError({field.name: [message]})
+
+
 def _lock(instance: BO) -> BO:
     model = type(instance)
     return (
@@ -438,14 +469,36 @@ def _save(
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
-        raise ValidationError(
-            {"non_field_errors": [f"Violates a uniqueness rule: {exc}".splitlines()[0]]}
-        ) from exc
+        raise _integrity_error(instance, exc) from exc
     finally:
         # Never let a later save outside the services reuse this change set.
         instance.__dict__.pop("skip_history_when_saving", None)
         instance.__dict__.pop("_merp_changes", None)
         instance.__dict__.pop("_change_reason", None)
+
+
+def _integrity_error(instance: BusinessObject, exc: IntegrityError) -> ValidationError:
+    """Name the fields of the rule the database refused (it names the constraint).
+
+    full_clean() skips constraints that include ``company``, and a concurrent insert
+    can pass any check, so unique rules are enforced here, by the database.
+    """
+    name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    for constraint in instance._meta.total_unique_constraints:
+        if constraint.name == name:
+            fields = [f for f in constraint.fields if f != "company"] or ["company"]
+            message = (
+                f"A {instance._meta.verbose_name} with this "
+                f"{' and '.join(fields)} already exists in this company."
+            )
+            return ValidationError({field: [message] for field in fields})
+    try:
+        instance.validate_unique()  # unique=True fields carry Django's messages
+    except ValidationError as error:
+        return error
+    return ValidationError(
+        {"non_field_errors": [f"Violates the database rule {name or 'unknown'!r}."]}
+    )
 
 
 def _publish(

@@ -9,7 +9,7 @@ datetimes ISO 8601).
 
 import json
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -124,11 +124,11 @@ class TextType(FieldType):
             value, str | int | float | Decimal
         ):
             raise _invalid("Must be a string.")
-        return value if isinstance(value, str) else str(value)
+        return _storable_text(value if isinstance(value, str) else str(value))
 
     def from_query(self, raw: str, definition) -> str:
         # Filters match parts of values ("startswith=info@"): no format check.
-        return raw
+        return _storable_text(raw)
 
     def formfield(self, definition, **kwargs):
         return forms.CharField(
@@ -284,6 +284,16 @@ class DecimalType(FieldType):
             raise _invalid("Must be a decimal number.") from None
         if not number.is_finite():
             raise _invalid("Must be a finite decimal number.")
+        # Beyond these the database cannot compare (1e999999: a 500 before).
+        whole = len(number.as_tuple().digits) + number.as_tuple().exponent
+        if whole > DECIMAL_MAX_DIGITS - DECIMAL_MAX_PLACES:
+            raise _invalid(
+                "Out of range: at most "
+                f"{DECIMAL_MAX_DIGITS - DECIMAL_MAX_PLACES} digits before the "
+                "decimal point."
+            )
+        if -number.as_tuple().exponent > 100:
+            raise _invalid("Out of range: at most 100 decimal places.")
         return number
 
     def to_representation(self, value, definition) -> str:
@@ -376,10 +386,17 @@ class DateTimeType(FieldType):
                 "Must be a datetime in ISO 8601 format "
                 "(YYYY-MM-DDThh:mm[:ss[.ffffff]][Z or ±hh:mm])."
             )
-        if timezone.is_naive(parsed):
-            # Naive values are read in the project time zone (UTC by default).
-            parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
-        return parsed
+        try:
+            if timezone.is_naive(parsed):
+                # Naive values are read in the project time zone (UTC by default).
+                parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+            # In UTC, so the database never sees an offset it refuses (-23:00)
+            # and a value past year 9999 fails here, not as a 500.
+            return parsed.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise _invalid(
+                "Out of range: must fall within years 1 to 9999 in UTC."
+            ) from None
 
     def to_representation(self, value, definition) -> str:
         return _DATETIME_REPR.to_representation(value)
@@ -398,20 +415,46 @@ class JsonType(FieldType):
     def to_python(self, value, definition) -> Any:
         try:
             # Round-trip so that what is stored is exactly what is read back.
-            return json.loads(json.dumps(value, allow_nan=False))
+            value = json.loads(json.dumps(value, allow_nan=False))
         except (TypeError, ValueError):
             raise _invalid(
                 "Must be a JSON value (object, array, string, number or boolean)."
             ) from None
+        return _storable_json(value)
 
     def from_query(self, raw: str, definition) -> Any:
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
             raise _invalid("Must be JSON (strings in double quotes).") from None
+        return _storable_json(value)
 
     def formfield(self, definition, **kwargs):
         return forms.JSONField(**kwargs)
+
+
+def _storable_text(value: str) -> str:
+    """Refuse what PostgreSQL cannot store in text or jsonb (history and events
+    carry the value too): NUL characters and lone surrogates."""
+    if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+        raise _invalid("Cannot contain NUL characters or lone surrogates.")
+    return value
+
+
+def _storable_json(value: Any) -> Any:
+    """Refuse what PostgreSQL's jsonb cannot hold (it answered with a 500): NUL
+    characters and lone surrogates, in strings or keys."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            _storable_text(item)
+    return value
 
 
 FIELD_TYPES: dict[str, FieldType] = {

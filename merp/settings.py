@@ -170,6 +170,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON with the body size limit and nesting depth answered as 4xx.
+    "DEFAULT_PARSER_CLASSES": [
+        "businessobjects.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -179,7 +185,7 @@ REST_FRAMEWORK = {
         "businessobjects.api.pagination.BusinessObjectPagination"
     ),
     "PAGE_SIZE": MERP["PAGE_SIZE"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "businessobjects.api.schema.MerpAutoSchema",
     "EXCEPTION_HANDLER": "businessobjects.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -13,3 +13,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", include("businessobjects.health")),
 ]
+
+# JSON errors for /api/ URLs that no view handles (HTML elsewhere).
+handler404 = "businessobjects.api.exceptions.page_not_found"
+handler500 = "businessobjects.api.exceptions.server_error"

@@ -1,19 +1,49 @@
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from businessobjects.exceptions import ObjectInUse, VersionConflict
 
+from .parsers import RequestTooLarge
+
+logger = logging.getLogger("businessobjects.api")
+
 
 def exception_handler(exc, context):
-    """DRF's handler, plus the framework's own errors mapped to 4xx."""
+    """DRF's handler, plus the framework's own errors mapped to 4xx (and a lost
+    database connection to a JSON 503)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        # A lost connection (or a server going away): the open transaction is
+        # rolled back by PostgreSQL, so the client may retry.
+        logger.error(
+            "Database unavailable during %s", context.get("request"), exc_info=exc
+        )
+        set_rollback()
+        return Response(
+            {"detail": "The database is unavailable. Retry later."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "5"},
+        )
     if isinstance(exc, DjangoValidationError):
         # An error may carry its API shape (custom fields: nested per field name).
         detail = getattr(exc, "api_detail", None) or (
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
         )
         exc = exceptions.ValidationError(detail)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    elif isinstance(exc, SuspiciousOperation):
+        # Django would answer these with an HTML 400 page.
+        exc = exceptions.ParseError(str(exc))
     if isinstance(exc, VersionConflict):
         return Response(
             {"version": [str(exc)], "current_version": exc.actual},
@@ -22,3 +52,17 @@ def exception_handler(exc, context):
     if isinstance(exc, ObjectInUse):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)
+
+
+def page_not_found(request, exception):
+    """``handler404``: JSON under /api/ (URLs no route matches), HTML elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """``handler500``: JSON under /api/, so API clients always get JSON errors."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    return defaults.server_error(request)

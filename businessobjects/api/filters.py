@@ -1,6 +1,14 @@
+from functools import partial
+
+import django_filters
+import django_filters.rest_framework
+from django import forms
+from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions
+from rest_framework import exceptions, filters
 from rest_framework.filters import BaseFilterBackend
+
+from businessobjects.models import BusinessObject
 
 # Parameters every list understands besides its filters.
 _GENERAL = {"page", "page_size", "ordering", "search", "format", "cursor"}
@@ -17,7 +25,7 @@ class StrictQueryParamsBackend(BaseFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) != "list":
             return queryset
-        filterset_class = DjangoFilterBackend().get_filterset_class(view, queryset)
+        filterset_class = CompanyFilterBackend().get_filterset_class(view, queryset)
         known = set(_GENERAL)
         if filterset_class is not None:
             known |= set(filterset_class.get_filters())
@@ -31,3 +39,76 @@ class StrictQueryParamsBackend(BaseFilterBackend):
                 {key: [f"Unknown filter parameter '{key}'."] for key in unknown}
             )
         return queryset
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """``true``/``false`` (or ``1``/``0``); anything else is an error, not ignored."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise forms.ValidationError(
+            f"Must be true or false, not {str(value)[:40]!r}.", code="invalid"
+        )
+
+    def validate(self, value):
+        return None
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args, **kwargs):
+        kwargs["widget"] = forms.TextInput
+        super().__init__(*args, **kwargs)
+
+
+class CompanyFilterSet(django_filters.rest_framework.FilterSet):
+    """Filters whose choices are the active company's objects and whose booleans are
+    strict.
+
+    A reference filter over every company's rows answers "valid choice, no rows" for
+    another company's id and "invalid choice" for a missing one: an existence
+    oracle. Scoped, both are the same 400.
+    """
+
+    FILTER_DEFAULTS = {
+        **django_filters.rest_framework.FilterSet.FILTER_DEFAULTS,
+        models.BooleanField: {"filter_class": StrictBooleanFilter},
+    }
+
+    @classmethod
+    def filter_for_field(cls, field, field_name, lookup_expr=None):
+        filter_ = super().filter_for_field(field, field_name, lookup_expr)
+        related = field.related_model if field.is_relation else None
+        if related is not None and issubclass(related, BusinessObject):
+            filter_.queryset = partial(_company_rows, related)
+        return filter_
+
+
+def _company_rows(model, request):
+    company = getattr(request, "company", None) if request is not None else None
+    if company is None:  # schema generation
+        return model.objects.none()
+    return model.objects.for_company(company)
+
+
+class CompanyFilterBackend(DjangoFilterBackend):
+    filterset_base = CompanyFilterSet
+
+
+class SearchFilter(filters.SearchFilter):
+    """DRF's search, with its errors (e.g. a NUL byte) under the ``search`` key."""
+
+    def get_search_terms(self, request):
+        try:
+            return super().get_search_terms(request)
+        except exceptions.ValidationError as exc:
+            raise exceptions.ValidationError({self.search_param: exc.detail}) from None

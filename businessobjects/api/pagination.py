@@ -4,6 +4,36 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from businessobjects.conf import merp_settings
 
 
+def strict_page_size(pagination, request) -> int:
+    """``?page_size=``: a positive integer, cut to the cap; anything else is a 400
+    naming it (DRF would silently fall back to the default page size)."""
+    raw = request.query_params.get(pagination.page_size_query_param)
+    if raw is None:
+        return pagination.page_size
+    significant = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit() and significant):
+        raise exceptions.ValidationError(
+            {
+                pagination.page_size_query_param: [
+                    f"Must be a positive integer, not {raw[:40]!r} (values above "
+                    f"{pagination.max_page_size} are cut to "
+                    f"{pagination.max_page_size})."
+                ]
+            }
+        )
+    if len(significant) > 9:  # int() of thousands of digits raises
+        return pagination.max_page_size
+    return min(int(significant), pagination.max_page_size)
+
+
+def refuse_page_with_cursor(request) -> None:
+    """A cursor page ignores ``?page=``; refuse the pair rather than ignore one."""
+    if "page" in request.query_params:
+        raise exceptions.ValidationError(
+            {"page": ["Cannot be combined with cursor; follow the next link instead."]}
+        )
+
+
 class CappedPageNumberPagination(PageNumberPagination):
     """``?page=`` and ``?page_size=``; a page size above the cap is cut to the cap."""
 
@@ -14,6 +44,27 @@ class CappedPageNumberPagination(PageNumberPagination):
         self.page_size = merp_settings.PAGE_SIZE
         self.max_page_size = merp_settings.MAX_PAGE_SIZE
 
+    # Subclasses that also answer cursor pages (no ``count``) set this.
+    supports_cursor = False
+
+    def get_page_size(self, request):
+        return strict_page_size(self, request)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
+    def get_paginated_response_schema(self, schema):
+        response = super().get_paginated_response_schema(schema)
+        if self.supports_cursor:
+            response["required"] = ["results"]
+            response["properties"]["count"]["description"] = (
+                "Total number of rows; absent on cursor pages (?cursor=)."
+            )
+        return response
+
 
 class CappedCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
@@ -22,6 +73,9 @@ class CappedCursorPagination(CursorPagination):
     def __init__(self):
         self.page_size = merp_settings.PAGE_SIZE
         self.max_page_size = merp_settings.MAX_PAGE_SIZE
+
+    def get_page_size(self, request):
+        return strict_page_size(self, request)
 
 
 class BusinessObjectPagination(CappedPageNumberPagination):
@@ -34,11 +88,13 @@ class BusinessObjectPagination(CappedPageNumberPagination):
     """
 
     cursor_query_param = "cursor"
+    supports_cursor = True
 
     def paginate_queryset(self, queryset, request, view=None):
         self._cursor = None
         if self.cursor_query_param not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
+        refuse_page_with_cursor(request)
         ordering = request.query_params.get("ordering", "-id") or "-id"
         if ordering not in ("id", "-id"):
             raise exceptions.ValidationError(

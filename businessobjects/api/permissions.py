@@ -15,7 +15,9 @@ def resolve_company(request):
     user = request.user
     raw = request.headers.get(COMPANY_HEADER)
     membership = None
-    if raw:
+    # A header sent empty is an error, not "use the default company": a script
+    # whose company variable is unset must not write into the default one.
+    if raw is not None:
         try:
             company_id = int(raw)
         except ValueError:

@@ -1,5 +1,4 @@
-from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import filters, mixins, viewsets
+from rest_framework import exceptions, mixins, viewsets
 from rest_framework.permissions import IsAuthenticated
 
 from audit.api import HistoryMixin
@@ -8,7 +7,7 @@ from businessobjects.models import Company, Membership
 from extensions import services as ext
 from extensions.filters import ExtensionFilterBackend, ExtensionOrderingFilter
 
-from .filters import StrictQueryParamsBackend
+from .filters import CompanyFilterBackend, SearchFilter, StrictQueryParamsBackend
 from .permissions import IsCompanyMember
 from .serializers import CompanySerializer
 
@@ -20,9 +19,9 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
     permission_classes = [IsCompanyMember]
     filter_backends = [
         StrictQueryParamsBackend,
-        DjangoFilterBackend,
+        CompanyFilterBackend,
         ExtensionFilterBackend,
-        filters.SearchFilter,
+        SearchFilter,
         ExtensionOrderingFilter,
     ]
     ordering = ["-id"]
@@ -65,12 +64,27 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         )
 
     def perform_destroy(self, instance):
-        version = self.request.query_params.get("version")
         services.delete(
             instance,
-            expected_version=int(version) if version and version.isdigit() else None,
+            expected_version=self._expected_version_param(),
             user=self.request.user,
         )
+
+    def _expected_version_param(self) -> int | None:
+        """``?version=`` of a DELETE; a malformed one is a 400, never ignored."""
+        raw = self.request.query_params.get("version")
+        if raw is None:
+            return None
+        if not (raw.isascii() and raw.isdigit() and 0 < len(raw.lstrip("0")) <= 18):
+            raise exceptions.ValidationError(
+                {
+                    "version": [
+                        f"Must be the positive integer version you read, not "
+                        f"{raw[:40]!r}."
+                    ]
+                }
+            )
+        return int(raw)
 
 
 def build_viewset(registration):
@@ -98,6 +112,8 @@ class CompanyViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = CompanySerializer
     permission_classes = [IsAuthenticated]
     pagination_class = None
+    # The default backends would advertise ?search= and ?ordering= and ignore them.
+    filter_backends = []
     queryset = Company.objects.none()  # for schema generation
 
     def get_queryset(self):

@@ -179,11 +179,12 @@ def test_pagination_is_capped(api, member_a, company_a, settings):
     "query",
     ["page_size=-1", "page_size=0", "page_size=abc"],
 )
-def test_bad_page_size_falls_back_to_default(api, member_a, company_a, query):
+def test_bad_page_size_is_a_400_naming_it(api, member_a, company_a, query):
+    # Issue 7: a page size we cannot apply is refused, not silently replaced.
     make_partner(company_a)
     response = api(member_a).get(f"/api/partners/?{query}")
-    assert response.status_code == 200
-    assert len(response.json()["results"]) == 1
+    assert response.status_code == 400
+    assert "page_size" in response.json()
 
 
 def test_page_out_of_range_is_404(api, member_a, company_a):
