@@ -50,6 +50,15 @@ class CappedPageNumberPagination(PageNumberPagination):
     def get_page_size(self, request):
         return strict_page_size(self, request)
 
+    def get_page_number(self, request, paginator):
+        # DRF reads an empty ?page= as page 1; the schema says integer, so refuse it.
+        raw = request.query_params.get(self.page_query_param)
+        if raw is not None and not raw.strip():
+            raise exceptions.ValidationError(
+                {self.page_query_param: ["Must be a positive integer, not empty."]}
+            )
+        return super().get_page_number(request, paginator)
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:

@@ -47,3 +47,15 @@ def test_cursor_keeps_filters(api, member_a, company_a, partners):
 
 def test_garbage_cursor_is_404(api, member_a, partners):
     assert api(member_a).get("/api/partners/?cursor=zzz").status_code == 404
+
+
+@pytest.mark.parametrize("plural", ["partners", "products"])
+def test_empty_page_is_400(api, member_a, partners, plural):
+    response = api(member_a).get(f"/api/{plural}/?page=")
+    assert response.status_code == 400
+    assert "page" in response.json()
+
+
+def test_empty_page_on_history_is_400(api, member_a, partners):
+    response = api(member_a).get(f"/api/partners/{partners[0].pk}/history/?page=")
+    assert response.status_code == 400
