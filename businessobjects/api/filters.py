@@ -38,6 +38,19 @@ class StrictQueryParamsBackend(BaseFilterBackend):
             raise exceptions.ValidationError(
                 {key: [f"Unknown filter parameter '{key}'."] for key in unknown}
             )
+        # django-filter skips an empty value: ?partner= (an unset variable in a
+        # script) would answer every row instead of the ones asked for.
+        empty = [
+            key
+            for key, values in request.query_params.lists()
+            if key not in _GENERAL
+            and not key.startswith("ext__")
+            and any(value == "" for value in values)
+        ]
+        if empty:
+            raise exceptions.ValidationError(
+                {key: ["Give a value, or leave the parameter out."] for key in empty}
+            )
         return queryset
 
 

@@ -380,6 +380,7 @@ def query_cases(registration) -> list[Case]:
             cases.append(
                 Case(f"filter-{f}-foreign", "LIST", f, query=f"{f}=FOREIGN:{f}")
             )
+        cases.append(Case(f"filter-{f}-empty", "LIST", f, query=f"{f}="))
         if isinstance(model_field, models.CharField):
             cases.append(Case(f"filter-{f}-nul", "LIST", f, query=f"{f}=a%00b"))
     return cases
