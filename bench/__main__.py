@@ -3,7 +3,7 @@
 import importlib
 import sys
 
-BENCHMARKS = ["write", "bulk", "audit_updates", "events_forward", "ext_filter"]
+BENCHMARKS = ["list", "write", "bulk", "audit_updates", "events_forward", "ext_filter"]
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,27 @@ from django.db import connections, models, router
 from .conf import merp_settings
 
 
+def allocate_ids(
+    model: type[models.Model], count: int, *, using: str | None = None
+) -> list[int]:
+    """Reserve ``count`` primary keys from ``model``'s sequence (PostgreSQL).
+
+    Concurrent inserts draw from the same sequence, so the ids are unique; like
+    any sequence values they may leave gaps.
+    """
+    connection = connections[using or router.db_for_write(model)]
+    if count <= 0:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+            "FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert ``objs`` without returning primary keys, as fast as the database allows.
 

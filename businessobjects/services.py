@@ -137,6 +137,8 @@ def delete(
         _publish([locked], "deleted", user=user, changes=[changes], payload=[before])
 
 
+# One definitions lookup per call, not one per row.
+@ext.pinned_definitions()
 def bulk_create(
     model: type[BO],
     *,
@@ -215,6 +217,8 @@ def bulk_create(
     return created
 
 
+# One definitions lookup per call, not one per row.
+@ext.pinned_definitions()
 def bulk_update(
     model: type[BO],
     *,

@@ -30,6 +30,7 @@ from django.core.exceptions import ValidationError
 from businessobjects.conf import merp_settings
 
 from . import cache, history
+from .cache import pinned as pinned_definitions
 
 # The definition services live in extensions.definitions; they are importable
 # from here too, the app's one services module.
@@ -362,6 +363,7 @@ __all__ = [
     "definition_update",
     "definitions_for",
     "get_extensions",
+    "pinned_definitions",
     "prefetch",
     "prepare",
     "remove",
