@@ -114,15 +114,21 @@ def _load(company_id: int, content_type_id: int) -> list:
 
 
 def definitions_for_model(company_id: int, model) -> list:
+    memo = _pinned.get()
+    if memo is not None and (company_id, model) in memo:
+        return memo[company_id, model]
     content_type = ContentType.objects.get_for_model(model)
-    return definitions(company_id, content_type.pk)
+    found = definitions(company_id, content_type.pk)
+    if memo is not None:
+        memo[company_id, model] = found
+    return found
 
 
 def invalidate(company_id: int, content_type_id: int) -> None:
     """Forget the definitions of a company's object, now and after commit."""
     memo = _pinned.get()
     if memo is not None:
-        memo.pop((company_id, content_type_id), None)
+        memo.clear()
 
     def bump() -> None:
         try:
