@@ -19,9 +19,7 @@ import statistics
 import time
 import uuid
 
-from django.db import connection, transaction
-
-from .harness import Report, ratio
+from .harness import Report, delete_companies, ratio
 
 
 def _rows(n: int, with_extensions: bool) -> list[dict]:
@@ -32,29 +30,6 @@ def _rows(n: int, with_extensions: bool) -> list[dict]:
             row["extensions"] = {"credit_limit": f"{(i % 1000) * 10}.00"}
         rows.append(row)
     return rows
-
-
-def _cleanup(company_ids: list[int]) -> None:
-    """Delete what the runs wrote (bench fixtures, so plain SQL)."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        for table in (
-            "events_outboxevent",
-            "extensions_historicalextensionvalue",
-            "extensions_extensionvalue",
-            "extensions_fielddefinition",
-            "businessobjects_historicalpartner",
-            "businessobjects_partner",
-            "businessobjects_membership",
-        ):
-            cursor.execute(
-                f"DELETE FROM {table} WHERE company_id = ANY(%s)", [company_ids]
-            )
-        cursor.execute(
-            "DELETE FROM businessobjects_company WHERE id = ANY(%s)", [company_ids]
-        )
-    with connection.cursor() as cursor:
-        for table in ("businessobjects_partner", "extensions_extensionvalue"):
-            cursor.execute(f"ANALYZE {table}")
 
 
 def run(argv: list[str]) -> dict:
@@ -107,7 +82,7 @@ def run(argv: list[str]) -> dict:
             service_times.append(time.perf_counter() - start)
             del rows
     finally:
-        _cleanup(companies)
+        delete_companies(companies)
 
     plain, service = statistics.median(plain_times), statistics.median(service_times)
     report.add(

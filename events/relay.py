@@ -104,6 +104,11 @@ def _sequence_batch(batch_size: int, *, wait: bool) -> int:
         counter = _lock_counter(wait=wait)
         if counter is None:
             return 0
+        if connection.vendor == "postgresql":
+            # Read after the lock (a statement of its own, so that its snapshot
+            # sees every row a previous sequencer committed), assign and count
+            # in one round trip: every write sequences its event after commit.
+            return _assign_next_positions(batch_size, after=counter.last_position)
         # Read after the lock: sees every row a previous sequencer committed.
         ids = list(unsequenced.order_by("id").values_list("id", flat=True)[:batch_size])
         if not ids:
@@ -131,6 +136,32 @@ def _lock_counter(*, wait: bool = True) -> OutboxSequence | None:
         )
         counter = OutboxSequence.objects.select_for_update().get(pk=1)
     return counter
+
+
+def _assign_next_positions(batch_size: int, *, after: int) -> int:
+    """Give the first ``batch_size`` unsequenced rows (in id order) the positions
+    after ``after`` and move the counter past them; return how many."""
+    outbox = OutboxEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH batch AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS ord
+                FROM {outbox} WHERE position IS NULL ORDER BY id LIMIT %s
+            ), assigned AS (
+                UPDATE {outbox} AS o SET position = %s + batch.ord
+                FROM batch WHERE o.id = batch.id
+                RETURNING 1
+            ), counted AS (SELECT count(*) AS n FROM assigned)
+            UPDATE {OutboxSequence._meta.db_table}
+            SET last_position = last_position + counted.n
+            FROM counted WHERE id = 1 AND counted.n > 0
+            RETURNING counted.n
+            """,
+            [batch_size, after],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def _assign_positions(ids: list[int], *, first: int) -> None:
