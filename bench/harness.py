@@ -25,6 +25,10 @@ def setup_django() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    # Cached custom-field definitions are keyed by company id: two benchmark
+    # databases sharing a Redis db must not read each other's.
+    name = db_url.rsplit("/", 1)[-1].split("?")[0]
+    os.environ.setdefault("CACHE_KEY_PREFIX", f"merp-bench-{name}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "merp.settings")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
