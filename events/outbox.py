@@ -135,10 +135,10 @@ def relay_after_commit() -> None:
     events wait in the outbox for the next call or the beat sweep.
     """
     if streams.is_configured():
-        _sequence(wait=False, max_batches=1)
+        _sequence(wait=False, max_batches=1, pending=True)
         if _queue_forwarding():
             return
-    _sequence(wait=True)
+    _sequence(wait=True, pending=True)
 
 
 def _sequence(**options) -> None:

@@ -75,19 +75,24 @@ def sequence_outbox(
     batch_size: int | None = None,
     wait: bool = True,
     max_batches: int | None = None,
+    pending: bool = False,
 ) -> int:
     """Give every committed row without a position the next positions; return how
     many rows were sequenced.
 
     ``wait=False`` returns at once when another process is sequencing (it, or
     the next forwarding task, takes these rows too); ``max_batches`` bounds the
-    work. Call it outside any transaction (after commit, in a task or command):
-    each batch holds the sequence row lock until its own commit.
+    work; ``pending`` says that the caller has just committed rows (a writer),
+    so the first batch skips the read-only check for work. Call it outside any
+    transaction (after commit, in a task or command): each batch holds the
+    sequence row lock until its own commit.
     """
     batch_size = batch_size or SEQUENCE_BATCH_SIZE
     total, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        count = _sequence_batch(batch_size, wait=wait)
+        count = _sequence_batch(
+            batch_size, wait=wait, check=not (pending and not batches)
+        )
         total += count
         batches += 1
         if count < batch_size:
@@ -95,10 +100,10 @@ def sequence_outbox(
     return total
 
 
-def _sequence_batch(batch_size: int, *, wait: bool) -> int:
+def _sequence_batch(batch_size: int, *, wait: bool, check: bool = True) -> int:
     unsequenced = OutboxEvent.objects.filter(position__isnull=True)
     # Checked before locking so that idle calls stay read-only.
-    if not unsequenced.exists():
+    if check and not unsequenced.exists():
         return 0
     with transaction.atomic():
         counter = _lock_counter(wait=wait)
