@@ -4,8 +4,10 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 RUN_ADDR ?= 127.0.0.1:8000
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint bench
+.PHONY: run test install install-dev lint bench bench-full
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +36,12 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Benchmarks on their own PostgreSQL database and Redis db (docs/performance.md).
+bench: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+	  $(BIN)/python -m bench all $(BENCH_ARGS)
+
+bench-full: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+	  $(BIN)/python -m bench all --full $(BENCH_ARGS)

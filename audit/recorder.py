@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
-from businessobjects.db import insert_rows
+from businessobjects.db import insert_values
 
 from . import context as audit_context
 from .context import clean_reason
@@ -20,7 +20,7 @@ def bulk_record(
     changes: list[dict],
     reason: str | None = None,
 ) -> None:
-    """Insert one history row per instance, in one INSERT, with per-row change sets.
+    """Insert one history row per instance, in one batch, with per-row change sets.
 
     simple-history's ``bulk_create_with_history`` / ``bulk_update_with_history``
     take one set of extra attributes for all rows, and the latter snapshots every
@@ -32,21 +32,30 @@ def bulk_record(
         return
     model = type(instances[0])
     history_model = model.history.model
-    fields = history_model.tracked_fields
+    tracked = [field.attname for field in history_model.tracked_fields]
     now = timezone.now()
     correlation_id = context.get_correlation_id()
     user = user if user is not None else context.get_user()
     reason = reason if reason else audit_context.get_change_reason()
-    rows = [
-        history_model(
-            history_date=now,
-            history_type=history_type,
-            history_user=user,
-            history_change_reason=reason,
-            correlation_id=correlation_id,
-            changes=change_set,
-            **{field.attname: getattr(instance, field.attname) for field in fields},
-        )
-        for instance, change_set in zip(instances, changes, strict=True)
-    ]
-    insert_rows(history_model, rows)
+    # Rows as tuples, not history model instances: building those cost more
+    # than writing them.
+    constant = (now, history_type, getattr(user, "pk", None), reason, correlation_id)
+    insert_values(
+        history_model,
+        [*tracked, *HISTORY_COLUMNS, "changes"],
+        (
+            (*(getattr(instance, name) for name in tracked), *constant, change_set)
+            for instance, change_set in zip(instances, changes, strict=True)
+        ),
+    )
+
+
+# The history columns besides the tracked fields and the change set, in the
+# order of the constant part of each row above.
+HISTORY_COLUMNS = (
+    "history_date",
+    "history_type",
+    "history_user_id",
+    "history_change_reason",
+    "correlation_id",
+)

@@ -7,7 +7,8 @@ times, for a random company and threshold, the first page (50 rows, newest
 first) of ``?ext__credit_limit__gte=<x>``:
 
 - ``framework``: the list queryset with the extension filter backend applied,
-  exactly as the API builds it (definitions from the cache);
+  exactly as the API builds and runs it (definitions from the cache, the page
+  inside ``extensions.filters.index_walk``);
 - ``framework+values``: the same page plus the prefetch of its custom values;
 - ``native``: the same query on the native column, as a queryset of an
   unmanaged model over ``bench_ext_native``;
@@ -167,19 +168,23 @@ def _cases(companies):
     from businessobjects import selectors
     from businessobjects.models import Partner
     from extensions import services as ext
-    from extensions.filters import ExtensionFilterBackend
+    from extensions.filters import ExtensionFilterBackend, index_walk
 
     backend = ExtensionFilterBackend()
     view = SimpleNamespace(action="list")
     native_model = _native_model()
 
-    def framework_queryset(company, threshold):
+    def _filtered(company, threshold):
         request = SimpleNamespace(
             query_params=QueryDict(f"ext__credit_limit__gte={threshold}"),
             company=company,
         )
         queryset = selectors.list_objects(Partner, company=company)
-        return backend.filter_queryset(request, queryset, view).order_by("-id")
+        queryset = backend.filter_queryset(request, queryset, view).order_by("-id")
+        return queryset, request
+
+    def framework_queryset(company, threshold):
+        return _filtered(company, threshold)[0]
 
     def native_queryset(company, threshold):
         return native_model.objects.filter(
@@ -187,7 +192,10 @@ def _cases(companies):
         ).order_by("-id")
 
     def framework(company, threshold):
-        return list(framework_queryset(company, threshold)[:PAGE])
+        # As the API runs a filtered page in id order (extensions.filters).
+        queryset, request = _filtered(company, threshold)
+        with index_walk(request, queryset):
+            return list(queryset[:PAGE])
 
     def framework_values(company, threshold):
         page = framework(company, threshold)
@@ -197,7 +205,7 @@ def _cases(companies):
     def native(company, threshold):
         return list(native_queryset(company, threshold)[:PAGE])
 
-    def precompiled(build):
+    def precompiled(build, walk=False):
         # Every pick is compiled before the timing, so only the database and
         # the driver are timed.
         statements = {}
@@ -209,9 +217,15 @@ def _cases(companies):
 
         def run_sql(company, threshold):
             sql, params = statements[company.pk, threshold]
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-                return cursor.fetchall()
+            if not walk:
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall()
+            request = SimpleNamespace(merp_extension_filters=True)
+            with index_walk(request, build(company, threshold)):
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    return cursor.fetchall()
 
         run_sql.prepare = compile_all
         return run_sql
@@ -220,7 +234,7 @@ def _cases(companies):
         "framework": framework,
         "framework+values": framework_values,
         "native": native,
-        "framework-sql": precompiled(framework_queryset),
+        "framework-sql": precompiled(framework_queryset, walk=True),
         "native-sql": precompiled(native_queryset),
     }
 

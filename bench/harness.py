@@ -25,6 +25,10 @@ def setup_django() -> None:
     db_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     os.environ["DATABASE_URL"] = db_url
     os.environ.setdefault("REDIS_URL", os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    # Cached custom-field definitions are keyed by company id: two benchmark
+    # databases sharing a Redis db must not read each other's.
+    name = db_url.rsplit("/", 1)[-1].split("?")[0]
+    os.environ.setdefault("CACHE_KEY_PREFIX", f"merp-bench-{name}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "merp.settings")
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -124,3 +128,38 @@ def _fmt(value) -> str:
 
 def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 2) if denominator else float("inf")
+
+
+# Tables holding a company's rows, children first.
+COMPANY_TABLES = (
+    "events_outboxevent",
+    "extensions_historicalextensionvalue",
+    "extensions_extensionvalue",
+    "extensions_fielddefinition",
+    "businessobjects_historicaladdress",
+    "businessobjects_address",
+    "businessobjects_historicalcontact",
+    "businessobjects_contact",
+    "businessobjects_historicalpartner",
+    "businessobjects_partner",
+    "businessobjects_membership",
+)
+
+
+def delete_companies(company_ids: list[int]) -> None:
+    """Delete what a benchmark wrote for its companies (bench fixtures, so SQL)."""
+    from django.db import connection, transaction
+
+    if not company_ids:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in COMPANY_TABLES:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE company_id = ANY(%s)", [company_ids]
+            )
+        cursor.execute(
+            "DELETE FROM businessobjects_company WHERE id = ANY(%s)", [company_ids]
+        )
+    with connection.cursor() as cursor:
+        for table in ("businessobjects_partner", "extensions_extensionvalue"):
+            cursor.execute(f"ANALYZE {table}")

@@ -57,6 +57,10 @@ DEFAULTS = {
     # Seconds custom-field definitions stay cached (changes invalidate at once
     # with Redis; the local-memory cache is per process, so this bounds staleness).
     "EXTENSIONS_CACHE_TIMEOUT": 300,
+    # PostgreSQL: list pages in id order that filter by custom fields run with
+    # nested loops only (they walk the value index and stop after one page;
+    # see extensions.filters.index_walk). False leaves the plan to PostgreSQL.
+    "EXTENSIONS_FILTER_INDEX_WALK": True,
 }
 
 

@@ -1,44 +1,334 @@
-"""Fast inserts for the framework's own append-only tables (history, outbox)."""
+"""Fast inserts for the bulk write paths: business objects, values, history, outbox.
 
-from collections.abc import Sequence
+On PostgreSQL rows are streamed with ``COPY ... FROM STDIN`` (several times faster
+than a multi-row ``INSERT ... RETURNING``) and primary keys are drawn from the
+table's sequence beforehand; elsewhere everything falls back to ``bulk_create``.
+Like ``bulk_create``, nothing here calls ``save()`` or sends signals: the services
+write history and events themselves.
 
+Values are converted for the database the way Django's fields would
+(``get_db_prep_save``), but without its per-value overhead for the plain types
+that Django's own fields pass through unchanged (ints, strings, booleans, aware
+datetimes, dates, finite decimals, UUIDs, JSON-able values). A field class that
+overrides any conversion method always goes through ``get_db_prep_save``.
+"""
+
+import decimal
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
 from django.db import connections, models, router
+from django.db.models.fields import NOT_PROVIDED, AutoFieldMixin
+from django.db.models.fields.related import ForeignKey
 
 from .conf import merp_settings
+
+
+def allocate_ids(
+    model: type[models.Model], count: int, *, using: str | None = None
+) -> list[int]:
+    """Reserve ``count`` primary keys from ``model``'s sequence (PostgreSQL).
+
+    Concurrent inserts draw from the same sequence, so the ids are unique; like
+    any sequence values they may leave gaps.
+    """
+    connection = connections[using or router.db_for_write(model)]
+    if count <= 0:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+            "FROM generate_series(1, %s)",
+            [table, model._meta.pk.column, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def create_objects(
+    model: type[models.Model], objs: Sequence[models.Model], *, using: str | None = None
+) -> None:
+    """Insert new instances of ``model`` and give them their primary keys.
+
+    The counterpart of ``bulk_create(objs)`` for new rows: ``pre_save`` fills
+    ``auto_now`` fields, each instance gets its pk and is marked saved. On
+    PostgreSQL the pks come from the sequence and the rows go by COPY; a model
+    without an auto-incremented pk, inherited (multi-table) models, and values
+    that are expressions use ``bulk_create``.
+    """
+    if not objs:
+        return
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    opts = model._meta
+    if connection.vendor != "postgresql" or not _copyable(model):
+        model._default_manager.using(alias).bulk_create(
+            objs, batch_size=merp_settings.BULK_BATCH_SIZE
+        )
+        return
+    for obj in objs:
+        # Refuses unsaved related objects and copies their pks, as bulk_create.
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")
+    fields = [f for f in opts.concrete_fields if f is not opts.pk]
+    rows = []
+    for obj in objs:
+        row = [field.pre_save(obj, add=True) for field in fields]
+        if any(hasattr(value, "resolve_expression") for value in row):
+            model._default_manager.using(alias).bulk_create(
+                objs, batch_size=merp_settings.BULK_BATCH_SIZE
+            )
+            return
+        rows.append(row)
+    ids = allocate_ids(model, len(objs), using=alias)
+    for obj, pk, row in zip(objs, ids, rows, strict=True):
+        obj.pk = pk
+        row.append(pk)
+    _copy(connection, model, [*fields, opts.pk], rows)
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = alias
+
+
+def insert_values(
+    model: type[models.Model],
+    attnames: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    using: str | None = None,
+) -> None:
+    """Insert rows given as value tuples in ``attnames`` order; no pks returned.
+
+    For append-only bookkeeping rows (history, outbox) built in full by the
+    caller: concrete fields not named get their default, an auto-incremented pk
+    is left to the database.
+    """
+    alias = using or router.db_for_write(model)
+    connection = connections[alias]
+    rows = list(rows)
+    if not rows:
+        return
+    opts = model._meta
+    named = [opts.get_field(name) for name in attnames]
+    missing = [
+        f
+        for f in opts.concrete_fields
+        if f.attname not in attnames
+        and not isinstance(f, AutoFieldMixin)
+        and f.db_default is NOT_PROVIDED  # the database fills those
+    ]
+    if connection.vendor != "postgresql":
+        objs = [model(**dict(zip(attnames, row, strict=True))) for row in rows]
+        model._default_manager.using(alias).bulk_create(
+            objs, batch_size=merp_settings.BULK_BATCH_SIZE
+        )
+        return
+    if missing:
+        constant = [f for f in missing if not callable(f.default)]
+        fixed = [f.get_default() for f in constant]
+        varying = [f for f in missing if callable(f.default)]
+        rows = [[*row, *fixed, *(f.get_default() for f in varying)] for row in rows]
+        named = [*named, *constant, *varying]
+    _copy(connection, model, named, rows)
 
 
 def insert_rows(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """Insert ``objs`` without returning primary keys, as fast as the database allows.
 
-    On PostgreSQL this streams the rows with ``COPY ... FROM STDIN`` (several times
-    faster than a multi-row INSERT for wide rows with JSON); elsewhere it falls back
-    to ``bulk_create``. Model ``save()`` and signals do not run, so use it only for
-    append-only bookkeeping rows built in full by the caller.
+    Model instances built in full by the caller (``pre_save`` fills ``auto_now``
+    fields); see ``insert_values`` for rows given as tuples.
     """
     if not objs:
         return
     alias = router.db_for_write(model)
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
+    if connections[alias].vendor != "postgresql":
         model._default_manager.using(alias).bulk_create(
             objs, batch_size=merp_settings.BULK_BATCH_SIZE
         )
         return
-    fields = [
-        f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)
+    model_fields = [
+        f for f in model._meta.concrete_fields if not isinstance(f, AutoFieldMixin)
     ]
+    insert_values(
+        model,
+        [f.attname for f in model_fields],
+        [[f.pre_save(obj, add=True) for f in model_fields] for obj in objs],
+    )
+
+
+# -- COPY ----------------------------------------------------------------------
+
+
+def _copyable(model) -> bool:
+    opts = model._meta
+    return isinstance(opts.pk, AutoFieldMixin) and not opts.parents
+
+
+def _copy(connection, model, fields: list, rows: list[list]) -> None:
+    adapters = [adapter(field, connection) for field in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    for obj in objs:
-        for field in fields:
-            # Fill defaults the way Model.save() would (pre_save: auto_now, etc.).
-            setattr(obj, field.attname, field.pre_save(obj, add=True))
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for obj in objs:
-                copy.write_row(
-                    [
-                        field.get_db_prep_save(getattr(obj, field.attname), connection)
-                        for field in fields
-                    ]
-                )
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
+    sql += "FROM STDIN"
+    started = time.monotonic()
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        with cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([a(v) for a, v in zip(adapters, row, strict=True)])
+    if connection.queries_logged:
+        # COPY bypasses Django's cursor wrapper; keep query counts honest.
+        connection.queries_log.append(
+            {
+                "sql": f"{sql} -- {len(rows)} rows",
+                "time": f"{time.monotonic() - started:.3f}",
+            }
+        )
+
+
+def adapter(field: models.Field, connection) -> Callable[[Any], Any]:
+    """Return ``value -> database value`` for ``field``: ``get_db_prep_save``,
+    short-cut for values that Django's own field class would pass unchanged."""
+
+    def slow(value):
+        return field.get_db_prep_save(value, connection)
+
+    cls = type(field)
+    if cls.get_db_prep_save is ForeignKey.get_db_prep_save:
+        # Values the target field passes unchanged (ints for an id); the
+        # foreign key's own conversion for the rest ("" is NULL, etc.).
+        target = type(field.target_field)
+        if target.get_db_prep_save is not models.Field.get_db_prep_save:
+            return slow
+        passes = _passes(target)
+        if passes is None or passes is _aware:
+            return slow
+        return lambda value: value if value is None or passes(value) else slow(value)
+    if cls.get_db_prep_save is models.JSONField.get_db_prep_save:
+        if (
+            cls.get_db_prep_value is models.JSONField.get_db_prep_value
+            and cls.get_prep_value is models.Field.get_prep_value
+        ):
+            # What psycopg's Jsonb(value, dumps=json.dumps(cls=encoder)) sends,
+            # with one encoder for all rows rather than one per value.
+            encode = (field.encoder or json.JSONEncoder)().encode
+
+            def to_json(value):
+                if value is None:
+                    return None
+                if type(value) in _JSON_TYPES:
+                    return encode(value)
+                return slow(value)
+
+            return to_json
+        return slow
+    if cls.get_db_prep_save is not models.Field.get_db_prep_save:
+        return slow
+    passes = _passes(cls)
+    if passes is None:
+        return slow
+    if passes is _aware:
+        # Naive datetimes get Django's warning and conversion (slow path).
+        naive_ok = not settings.USE_TZ
+
+        def passes(value):
+            return type(value) is datetime and (value.tzinfo is not None or naive_ok)
+
+    def fast(value):
+        return value if value is None or passes(value) else slow(value)
+
+    return fast
+
+
+_JSON_TYPES = frozenset({dict, list, str, int, float, bool})
+
+
+def _aware(value) -> bool:  # a marker: adapter() binds USE_TZ once per field
+    raise NotImplementedError
+
+
+def _passes(cls) -> Callable[[Any], bool] | None:
+    """The plain values a Django field class stores unchanged, or None."""
+    for methods, check in _PASS_THROUGH:
+        if all(getattr(cls, name) is getattr(owner, name) for name, owner in methods):
+            return check
+    return None
+
+
+# (the conversion methods a field class must use unchanged, the values they pass).
+_PASS_THROUGH = [
+    (
+        [
+            ("get_prep_value", models.IntegerField),
+            ("to_python", models.IntegerField),
+            ("get_db_prep_value", models.IntegerField),
+        ],
+        lambda v: type(v) is int,
+    ),
+    (
+        [
+            ("get_prep_value", models.IntegerField),
+            ("to_python", models.IntegerField),
+            ("get_db_prep_value", AutoFieldMixin),
+        ],
+        lambda v: type(v) is int,
+    ),
+    (
+        [
+            ("get_prep_value", models.CharField),
+            ("to_python", models.CharField),
+            ("get_db_prep_value", models.Field),
+        ],
+        lambda v: type(v) is str,
+    ),
+    (
+        [
+            ("get_prep_value", models.TextField),
+            ("to_python", models.TextField),
+            ("get_db_prep_value", models.Field),
+        ],
+        lambda v: type(v) is str,
+    ),
+    (
+        [
+            ("get_prep_value", models.BooleanField),
+            ("to_python", models.BooleanField),
+            ("get_db_prep_value", models.Field),
+        ],
+        lambda v: type(v) is bool,
+    ),
+    (
+        [
+            ("get_prep_value", models.DateTimeField),
+            ("to_python", models.DateTimeField),
+            ("get_db_prep_value", models.DateTimeField),
+        ],
+        _aware,
+    ),
+    (
+        [
+            ("get_prep_value", models.DateField),
+            ("to_python", models.DateField),
+            ("get_db_prep_value", models.DateField),
+        ],
+        lambda v: type(v) is date,
+    ),
+    (
+        [
+            ("get_prep_value", models.DecimalField),
+            ("to_python", models.DecimalField),
+            ("get_db_prep_value", models.DecimalField),
+        ],
+        lambda v: type(v) is decimal.Decimal and v.is_finite(),
+    ),
+    (
+        [
+            ("get_prep_value", models.UUIDField),
+            ("to_python", models.UUIDField),
+            ("get_db_prep_value", models.UUIDField),
+        ],
+        lambda v: type(v) is uuid.UUID,
+    ),
+]

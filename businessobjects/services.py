@@ -20,7 +20,7 @@ from audit.context import change_reason
 from events import outbox
 from extensions import services as ext
 
-from . import context
+from . import context, db
 from .conf import merp_settings
 from .exceptions import ObjectInUse, VersionConflict
 from .models import BusinessObject
@@ -146,6 +146,8 @@ def delete(
         _publish([locked], "deleted", user=user, changes=[changes], payload=[before])
 
 
+# One definitions lookup per call, not one per row.
+@ext.pinned_definitions()
 def bulk_create(
     model: type[BO],
     *,
@@ -165,15 +167,29 @@ def bulk_create(
     user = _user(user)
     reason = audit.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
-    pending: list[tuple[BO, ext.ExtensionWrite]] = []
     errors: dict[int, Any] = {}
+    cleaned: list[tuple[int, BO, Any]] = []
     for index, row in enumerate(rows):
         row = dict(row)
         extensions = row.pop("extensions", None)
         instance = model(company=company, created_by=user, updated_by=user)
         try:
             _assign(instance, row)
-            _clean(instance, validate_unique=False)
+            _clean(instance, validate_unique=False, references=False)
+        except ValidationError as exc:
+            errors[index] = _error_dict(exc)
+            continue
+        cleaned.append((index, instance, extensions))
+    # References to other objects are checked in one query per field, not one
+    # per row; a row reports the first bad one, as _clean() would.
+    bad_references = _missing_references(
+        model, company, [instance for _, instance, _ in cleaned]
+    )
+    pending: list[tuple[BO, ext.ExtensionWrite]] = []
+    for index, instance, extensions in cleaned:
+        try:
+            if id(instance) in bad_references:
+                raise bad_references[id(instance)]
             staged = ext.prepare(model, company, extensions, instance=None)
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
@@ -191,7 +207,7 @@ def bulk_create(
                         code="invalid_row",
                         params={"row": i, "errors": e},
                     )
-                    for i, e in errors.items()
+                    for i, e in sorted(errors.items())
                 ]
             }
         )
@@ -204,7 +220,8 @@ def bulk_create(
             _lock_references(instances)
             try:
                 with transaction.atomic():
-                    model.objects.bulk_create(instances)
+                    # COPY with ids from the sequence on PostgreSQL.
+                    db.create_objects(model, instances)
             except IntegrityError as exc:
                 end = start + len(chunk) - 1
                 error = ValidationError(
@@ -225,6 +242,8 @@ def bulk_create(
     return created
 
 
+# One definitions lookup per call, not one per row.
+@ext.pinned_definitions()
 def bulk_update(
     model: type[BO],
     *,
@@ -377,28 +396,53 @@ def _assign(instance: BusinessObject, data: Mapping[str, Any]) -> None:
             setattr(instance, name, value)
 
 
-def _clean(instance: BusinessObject, *, validate_unique: bool = True) -> None:
+def _clean(
+    instance: BusinessObject,
+    *,
+    validate_unique: bool = True,
+    references: bool = True,
+) -> None:
     instance.full_clean(
         exclude=["company", "created_by", "updated_by"],
         validate_unique=validate_unique,
         validate_constraints=validate_unique,
     )
-    # A reference to another business object must stay inside the company.
-    for field in instance._meta.concrete_fields:
-        related = field.related_model
-        if (
-            field.is_relation
-            and related is not None
-            and issubclass(related, BusinessObject)
-            and getattr(instance, field.attname) is not None
-        ):
-            exists = related.objects.for_company(instance.company_id).filter(
-                pk=getattr(instance, field.attname)
-            )
-            if not exists.exists():
-                pk = getattr(instance, field.attname)
+    if references:
+        bad = _missing_references(type(instance), instance.company_id, [instance])
+        if bad:
+            raise bad[id(instance)]
+
+
+def _reference_fields(model) -> list:
+    return [
+        field
+        for field in model._meta.concrete_fields
+        if field.is_relation
+        and field.related_model is not None
+        and issubclass(field.related_model, BusinessObject)
+    ]
+
+
+def _missing_references(model, company, instances: list) -> dict[int, ValidationError]:
+    """Map ``id(instance)`` to the error of its first reference to another
+    business object that is not in ``company``; one query per field."""
+    bad: dict[int, ValidationError] = {}
+    for field in _reference_fields(model):
+        pks = {getattr(i, field.attname) for i in instances} - {None}
+        if not pks:
+            continue
+        # A reference to another business object must stay inside the company.
+        found = set(
+            field.related_model.objects.for_company(company)
+            .filter(pk__in=pks)
+            .values_list("pk", flat=True)
+        )
+        for instance in instances:
+            pk = getattr(instance, field.attname)
+            if pk is not None and pk not in found and id(instance) not in bad:
                 message = f'Invalid pk "{pk}" - object does not exist.'
-                raise ValidationError({field.name: [message]})
+                bad[id(instance)] = ValidationError({field.name: [message]})
+    return bad
 
 
 def _lock_references(instances: list[BusinessObject]) -> None:
@@ -514,6 +558,24 @@ def _publish(
     registration = get_registration(instances[0])
     correlation_id = context.get_correlation_id()
     user_id = getattr(user, "pk", None)
+    if len(instances) > 1:
+        outbox.enqueue_many(
+            aggregate_type=registration.name,
+            action=action,
+            user_id=user_id,
+            correlation_id=correlation_id,
+            events=(
+                (
+                    instance.pk,
+                    instance.company_id,
+                    instance.version,
+                    payload[i] if payload else registration.represent(instance),
+                    changes[i],
+                )
+                for i, instance in enumerate(instances)
+            ),
+        )
+        return
     events = [
         outbox.build_event(
             aggregate_type=registration.name,

@@ -1,12 +1,15 @@
 """Writing events to the outbox, inside the caller's transaction."""
 
 import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
-from businessobjects.db import insert_rows
+from businessobjects.db import insert_rows, insert_values
 
 from . import relay, streams
 from .models import OutboxEvent
@@ -61,6 +64,64 @@ def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
     return events
 
 
+# Columns of the rows enqueue_many() writes; the others take their defaults.
+_COLUMNS = (
+    "event_id",
+    "event_type",
+    "stream",
+    "aggregate_type",
+    "aggregate_id",
+    "company_id",
+    "user_id",
+    "correlation_id",
+    "occurred_at",
+    "version",
+    "payload",
+    "changes",
+)
+
+
+def enqueue_many(
+    *,
+    aggregate_type: str,
+    action: str,
+    user_id: int | None,
+    correlation_id: str,
+    events: Iterable[tuple[Any, int, int, dict, dict]],
+) -> int:
+    """Insert events of one kind, as ``build_event`` + ``enqueue`` would, for bulk
+    writes: ``events`` yields ``(aggregate_id, company_id, version, payload,
+    changes)``. Rows go as tuples (COPY on PostgreSQL), not model instances.
+    Returns how many were written; call inside the write's transaction.
+    """
+    if not merp_settings.EVENT_PUBLISHING_ENABLED:
+        return 0
+    event_type = f"{aggregate_type}.{action}"
+    stream = stream_name(aggregate_type)
+    now = timezone.now
+    rows = [
+        (
+            uuid.uuid4(),
+            event_type,
+            stream,
+            aggregate_type,
+            str(aggregate_id),
+            company_id,
+            user_id,
+            correlation_id,
+            now(),
+            version,
+            payload,
+            changes,
+        )
+        for aggregate_id, company_id, version, payload, changes in events
+    ]
+    if rows:
+        insert_values(OutboxEvent, _COLUMNS, rows)
+        _relay_on_commit()
+    return len(rows)
+
+
 def relay_after_commit() -> None:
     """Hand the committed events on: sequence them (the API shows them at once)
     and make sure a forwarding task is queued.
@@ -74,10 +135,10 @@ def relay_after_commit() -> None:
     events wait in the outbox for the next call or the beat sweep.
     """
     if streams.is_configured():
-        _sequence(wait=False, max_batches=1)
+        _sequence(wait=False, max_batches=1, pending=True)
         if _queue_forwarding():
             return
-    _sequence(wait=True)
+    _sequence(wait=True, pending=True)
 
 
 def _sequence(**options) -> None:

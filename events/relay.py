@@ -75,19 +75,24 @@ def sequence_outbox(
     batch_size: int | None = None,
     wait: bool = True,
     max_batches: int | None = None,
+    pending: bool = False,
 ) -> int:
     """Give every committed row without a position the next positions; return how
     many rows were sequenced.
 
     ``wait=False`` returns at once when another process is sequencing (it, or
     the next forwarding task, takes these rows too); ``max_batches`` bounds the
-    work. Call it outside any transaction (after commit, in a task or command):
-    each batch holds the sequence row lock until its own commit.
+    work; ``pending`` says that the caller has just committed rows (a writer),
+    so the first batch skips the read-only check for work. Call it outside any
+    transaction (after commit, in a task or command): each batch holds the
+    sequence row lock until its own commit.
     """
     batch_size = batch_size or SEQUENCE_BATCH_SIZE
     total, batches = 0, 0
     while max_batches is None or batches < max_batches:
-        count = _sequence_batch(batch_size, wait=wait)
+        count = _sequence_batch(
+            batch_size, wait=wait, check=not (pending and not batches)
+        )
         total += count
         batches += 1
         if count < batch_size:
@@ -95,15 +100,20 @@ def sequence_outbox(
     return total
 
 
-def _sequence_batch(batch_size: int, *, wait: bool) -> int:
+def _sequence_batch(batch_size: int, *, wait: bool, check: bool = True) -> int:
     unsequenced = OutboxEvent.objects.filter(position__isnull=True)
     # Checked before locking so that idle calls stay read-only.
-    if not unsequenced.exists():
+    if check and not unsequenced.exists():
         return 0
     with transaction.atomic():
         counter = _lock_counter(wait=wait)
         if counter is None:
             return 0
+        if connection.vendor == "postgresql":
+            # Read after the lock (a statement of its own, so that its snapshot
+            # sees every row a previous sequencer committed), assign and count
+            # in one round trip: every write sequences its event after commit.
+            return _assign_next_positions(batch_size, after=counter.last_position)
         # Read after the lock: sees every row a previous sequencer committed.
         ids = list(unsequenced.order_by("id").values_list("id", flat=True)[:batch_size])
         if not ids:
@@ -131,6 +141,32 @@ def _lock_counter(*, wait: bool = True) -> OutboxSequence | None:
         )
         counter = OutboxSequence.objects.select_for_update().get(pk=1)
     return counter
+
+
+def _assign_next_positions(batch_size: int, *, after: int) -> int:
+    """Give the first ``batch_size`` unsequenced rows (in id order) the positions
+    after ``after`` and move the counter past them; return how many."""
+    outbox = OutboxEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH batch AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS ord
+                FROM {outbox} WHERE position IS NULL ORDER BY id LIMIT %s
+            ), assigned AS (
+                UPDATE {outbox} AS o SET position = %s + batch.ord
+                FROM batch WHERE o.id = batch.id
+                RETURNING 1
+            ), counted AS (SELECT count(*) AS n FROM assigned)
+            UPDATE {OutboxSequence._meta.db_table}
+            SET last_position = last_position + counted.n
+            FROM counted WHERE id = 1 AND counted.n > 0
+            RETURNING counted.n
+            """,
+            [batch_size, after],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else 0
 
 
 def _assign_positions(ids: list[int], *, first: int) -> None:

@@ -10,6 +10,9 @@ processes see a change after ``EXTENSIONS_CACHE_TIMEOUT`` seconds at most.
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -20,6 +23,28 @@ from businessobjects.conf import merp_settings
 _PREFIX = "ext:defs"
 
 logger = logging.getLogger(__name__)
+
+# Definitions already looked up inside a ``pinned()`` block, by (company, type).
+_pinned: ContextVar[dict | None] = ContextVar("merp_ext_pinned", default=None)
+
+
+@contextmanager
+def pinned() -> Iterator[None]:
+    """Look each company's definitions up once inside the block.
+
+    Bulk writes validate thousands of rows against the same definitions; without
+    this every row costs a cache round trip (two, with validation). A definition
+    change inside the block forgets what was pinned. Nested blocks share the
+    outer one.
+    """
+    if _pinned.get() is not None:
+        yield
+        return
+    token = _pinned.set({})
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
 
 
 def _gen_key(company_id: int, content_type_id: int) -> str:
@@ -41,7 +66,18 @@ def definitions(company_id: int, content_type_id: int) -> list:
     One cache round trip on a hit: the entry is stored with the generation it
     was loaded under and used only while that generation is current. The cache
     only saves queries: when it fails (Redis down), the database answers.
+    Inside ``pinned()`` the first answer is reused.
     """
+    memo = _pinned.get()
+    if memo is None:
+        return _cached(company_id, content_type_id)
+    key = (company_id, content_type_id)
+    if key not in memo:
+        memo[key] = _cached(company_id, content_type_id)
+    return memo[key]
+
+
+def _cached(company_id: int, content_type_id: int) -> list:
     gen_key = _gen_key(company_id, content_type_id)
     data_key = f"{_PREFIX}:{company_id}:{content_type_id}"
     try:
@@ -78,12 +114,21 @@ def _load(company_id: int, content_type_id: int) -> list:
 
 
 def definitions_for_model(company_id: int, model) -> list:
+    memo = _pinned.get()
+    if memo is not None and (company_id, model) in memo:
+        return memo[company_id, model]
     content_type = ContentType.objects.get_for_model(model)
-    return definitions(company_id, content_type.pk)
+    found = definitions(company_id, content_type.pk)
+    if memo is not None:
+        memo[company_id, model] = found
+    return found
 
 
 def invalidate(company_id: int, content_type_id: int) -> None:
     """Forget the definitions of a company's object, now and after commit."""
+    memo = _pinned.get()
+    if memo is not None:
+        memo.clear()
 
     def bump() -> None:
         try:

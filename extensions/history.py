@@ -9,34 +9,39 @@ id nor know deletes.
 from django.utils import timezone
 
 from audit import context as audit_context
+from audit.recorder import HISTORY_COLUMNS
 from businessobjects import context
 from businessobjects.conf import merp_settings
-from businessobjects.db import insert_rows
+from businessobjects.db import insert_values
 
 from .models import ExtensionValue
 
 
 def record(rows: list[ExtensionValue], history_type: str, *, user) -> None:
     """Write one history row per value row, in one batch (COPY on PostgreSQL)."""
+    tracked = [f.attname for f in ExtensionValue.history.model.tracked_fields]
+    record_values(
+        tracked,
+        [[getattr(row, name) for name in tracked] for row in rows],
+        history_type,
+        user=user,
+    )
+
+
+def record_values(columns: list[str], rows: list, history_type: str, *, user) -> None:
+    """``record`` for value rows given as tuples of the tracked ``columns``."""
     if not rows or not merp_settings.AUDIT_ENABLED:
         return
-    history = ExtensionValue.history.model
-    tracked = history.tracked_fields
     user = user if user is not None else context.get_user()
-    correlation_id = context.get_correlation_id()
-    reason = audit_context.get_change_reason()
-    now = timezone.now()
-    insert_rows(
-        history,
-        [
-            history(
-                history_date=now,
-                history_type=history_type,
-                history_user=user,
-                history_change_reason=reason,
-                correlation_id=correlation_id,
-                **{f.attname: getattr(row, f.attname) for f in tracked},
-            )
-            for row in rows
-        ],
+    constant = (
+        timezone.now(),
+        history_type,
+        getattr(user, "pk", None),
+        audit_context.get_change_reason(),
+        context.get_correlation_id(),
+    )
+    insert_values(
+        ExtensionValue.history.model,
+        [*columns, *HISTORY_COLUMNS],
+        ((*row, *constant) for row in rows),
     )

@@ -235,7 +235,10 @@ class ExtensionValue(models.Model):
     the table can be distributed by company like the business objects.
     """
 
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    # No single-column index: every index of this table starts with company.
+    company = models.ForeignKey(
+        Company, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     # PROTECT: a definition that holds values is deactivated, or purged on
     # request (values first), never cascaded away.
     definition = models.ForeignKey(
@@ -271,7 +274,9 @@ class ExtensionValue(models.Model):
         constraints = [
             # One value per field and object; company first as in every unique
             # constraint (Citus), and it serves the filters' per-row probe
-            # (company, definition, object_id).
+            # (company, definition, object_id). On PostgreSQL its index also
+            # carries the fixed-size value columns (migration 0002), so that a
+            # filter walks it in object order without reading the table.
             models.UniqueConstraint(
                 fields=["company", "definition", "object_id"],
                 name="ext_value_unique",

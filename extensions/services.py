@@ -19,6 +19,7 @@ are the public service API; ``definition_create`` / ``definition_update`` /
 manage the definitions.
 """
 
+import functools
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,10 +27,12 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.db import connections, router
 
-from businessobjects.conf import merp_settings
+from businessobjects.db import allocate_ids, create_objects, insert_values
 
 from . import cache, history
+from .cache import pinned as pinned_definitions
 
 # The definition services live in extensions.definitions; they are importable
 # from here too, the app's one services module.
@@ -72,6 +75,9 @@ class ExtensionWrite:
 
     values: dict = field(default_factory=dict)
     changes: dict = field(default_factory=dict)
+    # (definition, value) to insert for a new object; rows are built once it has
+    # its pk (bulk writes insert them as plain tuples).
+    created: list = field(default_factory=list)
     upserts: list = field(default_factory=list)
     deletes: list = field(default_factory=list)
 
@@ -104,16 +110,64 @@ def _load(company_id: int, model, object_ids, definitions) -> dict[int, Stored]:
     content_type = ContentType.objects.get_for_model(model)
     by_id = {d.pk: d for d in definitions}
     columns = list(dict.fromkeys(d.column for d in definitions))
-    rows = ExtensionValue.objects.filter(
-        company_id=company_id,
-        content_type_id=content_type.pk,
-        object_id__in=object_ids,
-        definition_id__in=list(by_id),
-    ).values_list("id", "object_id", "definition_id", *columns)
+    filters = {
+        "company_id": company_id,
+        "content_type_id": content_type.pk,
+        "object_id": list(object_ids),
+        "definition_id": list(by_id),
+    }
+    alias = router.db_for_read(ExtensionValue)
+    if connections[alias].vendor == "postgresql":
+        rows = _select_values(connections[alias], filters, columns)
+    else:
+        rows = (
+            ExtensionValue.objects.using(alias)
+            .filter(
+                company_id=filters["company_id"],
+                content_type_id=filters["content_type_id"],
+                object_id__in=filters["object_id"],
+                definition_id__in=filters["definition_id"],
+            )
+            .values_list("id", "object_id", "definition_id", *columns)
+        )
     for pk, object_id, definition_id, *values in rows:
         column = by_id[definition_id].column
         found[object_id][definition_id] = (pk, values[columns.index(column)])
     return found
+
+
+def _select_values(connection, filters: dict, columns: list[str]) -> list[tuple]:
+    """``_load``'s query, as ``values_list`` would run it, minus the ORM: a list
+    page reads its values on every request, and compiling the query (an ``IN``
+    of the page's ids) cost twice what running it does."""
+    opts = ExtensionValue._meta
+    fields = [opts.get_field(name) for name in columns]
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT id, object_id, definition_id, "
+        f"{', '.join(quote(f.column) for f in fields)} "
+        f"FROM {quote(opts.db_table)} "
+        "WHERE company_id = %s AND content_type_id = %s "
+        "AND object_id = ANY(%s) AND definition_id = ANY(%s)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(filters.values()))
+        rows = cursor.fetchall()
+    # The conversions values_list applies (JSON arrives as text on PostgreSQL).
+    convert = [
+        (3 + i, model_field)
+        for i, model_field in enumerate(fields)
+        if hasattr(model_field, "from_db_value")
+    ]
+    if not convert:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for index, model_field in convert:
+            row[index] = model_field.from_db_value(row[index], None, connection)
+        converted.append(row)
+    return converted
 
 
 def _represent(definitions: list, stored: Stored) -> dict:
@@ -238,11 +292,15 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
             continue
         staged.changes[name] = {"old": before[name], "new": new}
         staged.values[name] = new
+        if creating:
+            if value is not None:
+                staged.created.append((definition, value))
+            continue
         row = ExtensionValue(
             company_id=company_id,
             definition=definition,
             content_type_id=content_type.pk,
-            object_id=None if creating else instance.pk,
+            object_id=instance.pk,
         )
         if definition.pk in stored:
             row.pk, old_value = stored[definition.pk]
@@ -269,10 +327,25 @@ def _acting_user(instance, attribute: str = "updated_by"):
     return user
 
 
+def _new_rows(instance, staged: ExtensionWrite) -> list[ExtensionValue]:
+    content_type_id = ContentType.objects.get_for_model(type(instance)).pk
+    rows = []
+    for definition, value in staged.created:
+        row = ExtensionValue(
+            company_id=instance.company_id,
+            definition=definition,
+            content_type_id=content_type_id,
+            object_id=instance.pk,
+        )
+        row.set_value(value)
+        rows.append(row)
+    return rows
+
+
 def write(instance, staged: ExtensionWrite) -> None:
     """Save what ``prepare`` staged; each row change leaves a history row."""
     user = _acting_user(instance)
-    for row in staged.upserts:
+    for row in [*_new_rows(instance, staged), *staged.upserts]:
         row.object_id = instance.pk
         row._history_user = user
         row.save()
@@ -281,21 +354,54 @@ def write(instance, staged: ExtensionWrite) -> None:
         row.delete()
 
 
+@functools.cache
+def _value_columns() -> list[str]:
+    # Value rows as bulk_write inserts them: every column, in the order of the
+    # history's tracked fields (the same columns), so that a value row is also
+    # the leading part of its history row.
+    return [f.attname for f in ExtensionValue.history.model.tracked_fields]
+
+
 def bulk_write(pairs: list[tuple], *, user=None) -> None:
-    """Insert the staged values of many new objects, with history, in batches."""
+    """Insert the staged values of many new objects, with history, in batches.
+
+    On PostgreSQL the rows are built as plain tuples with ids drawn from the
+    sequence and go by COPY, their history rows likewise.
+    """
     if user is None and pairs:
         user = _acting_user(pairs[0][0], "created_by")
-    rows = []
-    for instance, staged in pairs:
-        for row in staged.upserts:
-            row.object_id = instance.pk
-            rows.append(row)
-    if not rows:
+    new = [
+        (instance, definition, value)
+        for instance, staged in pairs
+        for definition, value in staged.created
+    ]
+    if not new:
         return
-    rows = ExtensionValue.objects.bulk_create(
-        rows, batch_size=merp_settings.BULK_BATCH_SIZE
-    )
-    history.record(rows, "+", user=user)
+    alias = router.db_for_write(ExtensionValue)
+    if connections[alias].vendor != "postgresql":
+        rows = [row for pair in pairs for row in _new_rows(*pair)]
+        create_objects(ExtensionValue, rows)
+        history.record(rows, "+", user=user)
+        return
+    columns = _value_columns()
+    position = {name: i for i, name in enumerate(columns)}
+    content_types: dict[type, int] = {}
+    ids = allocate_ids(ExtensionValue, len(new), using=alias)
+    rows = []
+    for pk, (instance, definition, value) in zip(ids, new, strict=True):
+        model = type(instance)
+        if model not in content_types:
+            content_types[model] = ContentType.objects.get_for_model(model).pk
+        row = [None] * len(columns)
+        row[position["id"]] = pk
+        row[position["company_id"]] = instance.company_id
+        row[position["definition_id"]] = definition.pk
+        row[position["content_type_id"]] = content_types[model]
+        row[position["object_id"]] = instance.pk
+        row[position[definition.column]] = value
+        rows.append(row)
+    insert_values(ExtensionValue, columns, rows, using=alias)
+    history.record_values(columns, rows, "+", user=user)
 
 
 def remove(instance) -> None:
@@ -362,6 +468,7 @@ __all__ = [
     "definition_update",
     "definitions_for",
     "get_extensions",
+    "pinned_definitions",
     "prefetch",
     "prepare",
     "remove",

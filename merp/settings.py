@@ -147,6 +147,9 @@ MERP = {
     "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
     "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
     "EXTENSIONS_CACHE_TIMEOUT": env.int("MERP_EXTENSIONS_CACHE_TIMEOUT", default=300),
+    "EXTENSIONS_FILTER_INDEX_WALK": env.bool(
+        "MERP_EXTENSIONS_FILTER_INDEX_WALK", default=True
+    ),
 }
 
 # Periodic tasks (celery -A merp beat). Expiring sweeps do not pile up while

@@ -25,7 +25,7 @@ class StrictQueryParamsBackend(BaseFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) != "list":
             return queryset
-        filterset_class = CompanyFilterBackend().get_filterset_class(view, queryset)
+        filterset_class = FieldFilterBackend().get_filterset_class(view, queryset)
         known = set(_GENERAL)
         if filterset_class is not None:
             known |= set(filterset_class.get_filters())
@@ -125,3 +125,32 @@ class SearchFilter(filters.SearchFilter):
             return super().get_search_terms(request)
         except exceptions.ValidationError as exc:
             raise exceptions.ValidationError({self.search_param: exc.detail}) from None
+
+
+def build_filterset(model, fields) -> type[CompanyFilterSet] | None:
+    """The FilterSet of a registration's ``filter_fields``, built once.
+
+    It is the class DjangoFilterBackend would build from ``filterset_fields``,
+    except that the stock backend builds it again on every request.
+    """
+    if not fields:
+        return None
+    meta = type("Meta", (getattr(CompanyFilterSet, "Meta", object),), {})
+    meta.model, meta.fields = model, list(fields)
+    return type(f"{model.__name__}FilterSet", (CompanyFilterSet,), {"Meta": meta})
+
+
+class FieldFilterBackend(CompanyFilterBackend):
+    """Plain field filters (``?is_active=true``) through django-filter.
+
+    A request that names none of the filters is left alone: the stock backend
+    would still build and validate a form, which filters nothing.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is None or not any(
+            name in request.query_params for name in filterset_class.base_filters
+        ):
+            return queryset
+        return super().filter_queryset(request, queryset, view)

@@ -5,9 +5,18 @@ from audit.api import HistoryMixin
 from businessobjects import selectors, services
 from businessobjects.models import Company, Membership
 from extensions import services as ext
-from extensions.filters import ExtensionFilterBackend, ExtensionOrderingFilter
+from extensions.filters import (
+    ExtensionFilterBackend,
+    ExtensionOrderingFilter,
+    index_walk,
+)
 
-from .filters import CompanyFilterBackend, SearchFilter, StrictQueryParamsBackend
+from .filters import (
+    FieldFilterBackend,
+    SearchFilter,
+    StrictQueryParamsBackend,
+    build_filterset,
+)
 from .permissions import IsCompanyMember
 from .serializers import CompanySerializer
 
@@ -19,7 +28,7 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
     permission_classes = [IsCompanyMember]
     filter_backends = [
         StrictQueryParamsBackend,
-        CompanyFilterBackend,
+        FieldFilterBackend,
         ExtensionFilterBackend,
         SearchFilter,
         ExtensionOrderingFilter,
@@ -33,8 +42,17 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
             return model.objects.none()
         return selectors.list_objects(model, company=company)
 
+    def dispatch(self, request, *args, **kwargs):
+        # The request looks each company's custom-field definitions up once
+        # (filters, validation, values), not once per step.
+        with ext.pinned_definitions():
+            return super().dispatch(request, *args, **kwargs)
+
     def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
+        # Cursor pages are always in id order (BusinessObjectPagination).
+        cursor = "cursor" in self.request.query_params
+        with index_walk(self.request, queryset, id_order=cursor or None):
+            page = super().paginate_queryset(queryset)
         if page and isinstance(page[0], self.registration.model):
             ext.prefetch(page)
         return page
@@ -100,6 +118,7 @@ def build_viewset(registration):
             "queryset": model.objects.none(),
             "serializer_class": registration.serializer_class,
             "filterset_fields": list(registration.filter_fields),
+            "filterset_class": build_filterset(model, registration.filter_fields),
             "search_fields": list(registration.search_fields),
             "ordering_fields": list(ordering_fields),
         },

@@ -93,3 +93,25 @@ def test_same_id_in_another_object_type_does_not_leak(api, member_a, company_a):
     partner = services.create(Partner, data={"name": "P"}, company=company_a)
     response = api(member_a).get(f"/api/contacts/{partner.pk}/history/")
     assert response.status_code == 404
+
+
+def test_a_history_page_costs_a_constant_number_of_queries(
+    api, member_a, admin_a, make_partner
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    partner = make_partner("v1")
+    for version in range(2, 31):  # several users, as in real history
+        user = admin_a if version % 2 else member_a
+        services.update(partner, data={"name": f"v{version}"}, user=user)
+    client = api(member_a)
+
+    def queries(query: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/partners/{partner.pk}/history/?{query}")
+        assert response.status_code == 200
+        return len(captured)
+
+    assert queries("page_size=2") == queries("page_size=25")
+    assert queries("cursor=&page_size=2") == queries("cursor=&page_size=25")

@@ -252,6 +252,24 @@ def test_filters_search_and_ordering(api, member_a, company_a):
     assert [p["name"] for p in desc["results"]] == ["Charlie", "Bravo", "Alpha"]
 
 
+def test_field_filters(api, member_a, company_a):
+    acme, other = make_partner(company_a, name="Acme"), make_partner(company_a)
+    for partner, city in [(acme, "Lyon"), (other, "Nice")]:
+        data = {"partner": partner.pk, "city": city}
+        services.create(Address, data=data, company=company_a)
+    client = api(member_a)
+    found = client.get(f"/api/addresses/?partner={acme.pk}").json()["results"]
+    assert [a["city"] for a in found] == ["Lyon"]
+    assert client.get("/api/addresses/?city=Nice").json()["count"] == 1
+
+
+def test_boolean_field_filter(api, member_a, company_a):
+    make_partner(company_a, name="On")
+    make_partner(company_a, name="Off", is_active=False)
+    found = api(member_a).get("/api/partners/?is_active=false").json()["results"]
+    assert [p["name"] for p in found] == ["Off"]
+
+
 def test_delete_partner(api, member_a, company_a):
     partner = make_partner(company_a)
     assert api(member_a).delete(f"/api/partners/{partner.pk}/").status_code == 204

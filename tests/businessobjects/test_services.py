@@ -122,6 +122,118 @@ def test_bulk_create_with_a_bad_row_writes_nothing(company_a):
     assert not Partner.objects.exists() and not OutboxEvent.objects.exists()
 
 
+def test_bulk_create_matches_single_creates(company_a, admin_a):
+    """Bulk rows, values, history and events are those of one-by-one creates."""
+    from extensions import services as ext
+    from extensions.models import ExtensionValue
+
+    for name, field_type, attrs in [
+        ("limit", "decimal", {"decimal_places": 2}),
+        ("tier", "choice", {"choices": ["a", "b"], "default": "a"}),
+    ]:
+        ext.definition_create(
+            company=company_a,
+            model="partner",
+            name=name,
+            field_type=field_type,
+            **attrs,
+        )
+    data = {"name": "Acme", "email": "a@acme.test", "phone": "1"}
+    extensions = {"limit": "12.5"}
+    with use_context(correlation_id="corr-bulk"):
+        (bulk,) = services.bulk_create(
+            Partner,
+            rows=[{**data, "extensions": extensions}],
+            company=company_a,
+            user=admin_a,
+            reason="import",
+        )
+        single = services.create(
+            Partner,
+            data=data,
+            extensions=extensions,
+            company=company_a,
+            user=admin_a,
+            reason="import",
+        )
+
+    def stored(partner):
+        row = Partner.objects.filter(pk=partner.pk).values().get()
+        history = Partner.history.filter(id=partner.pk).values().get()
+        event = OutboxEvent.objects.filter(aggregate_id=str(partner.pk)).values().get()
+        values = list(
+            ExtensionValue.objects.filter(object_id=partner.pk)
+            .order_by("definition_id")
+            .values("definition_id", "value_decimal", "value_text")
+        )
+        value_history = list(
+            ExtensionValue.history.filter(object_id=partner.pk)
+            .order_by("definition_id")
+            .values(
+                "definition_id",
+                "value_decimal",
+                "value_text",
+                "history_type",
+                "history_user_id",
+                "correlation_id",
+                "history_change_reason",
+            )
+        )
+        for volatile in ("id", "created_at", "updated_at"):
+            row.pop(volatile)
+        for volatile in ("id", "history_id", "history_date", "created_at"):
+            history.pop(volatile)
+        for volatile in ("id", "event_id", "aggregate_id", "occurred_at", "position"):
+            event.pop(volatile)
+        for volatile in ("id", "created_at", "updated_at"):
+            event["payload"].pop(volatile)
+        return row, history, event, values, value_history
+
+    assert stored(bulk) == stored(single)
+    assert stored(bulk)[3][1]["value_text"] == "a"  # the default, as on create
+
+
+def test_bulk_create_checks_references_in_one_query_per_field(company_a, company_b):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from businessobjects.models import Address
+
+    mine = services.create(Partner, data={"name": "Mine"}, company=company_a)
+    theirs = services.create(Partner, data={"name": "Theirs"}, company=company_b)
+    rows = [
+        {"partner": mine.pk, "city": "ok"},
+        {"partner": theirs.pk},  # another company's partner
+        {"partner": theirs.pk, "country": "FRA"},  # field errors come first
+        {"partner": 999999},  # no such partner (Django's own check)
+    ]
+    with pytest.raises(ValidationError) as info:
+        services.bulk_create(Address, rows=rows, company=company_a)
+    assert info.value.message_dict["rows"] == [
+        "row 1: {'partner': "
+        f"['Invalid pk \"{theirs.pk}\" - object does not exist.']}}",
+        "row 2: {'country': "
+        "['Ensure this value has at most 2 characters (it has 3).']}",
+        "row 3: {'partner': "
+        "['partner instance with id 999999 is not a valid choice.']}",
+    ]
+    assert not Address.objects.exists()
+    many = [{"partner": mine.pk, "city": f"C{i}"} for i in range(50)]
+    with CaptureQueriesContext(connection) as captured:
+        services.bulk_create(Address, rows=many, company=company_a)
+    company_queries = [
+        q["sql"]
+        for q in captured
+        if 'FROM "businessobjects_partner"' in q["sql"]
+        and f'"company_id" = {company_a.pk}' in q["sql"]
+    ]
+    # One validation query and one lock of the referenced rows (held until commit
+    # so a concurrent delete cannot orphan them), whatever the number of rows.
+    locks = [sql for sql in company_queries if "FOR NO KEY UPDATE" in sql]
+    assert (len(company_queries) - len(locks), len(locks)) == (1, 1)
+    assert Address.objects.count() == 50
+
+
 def test_iterate_streams_only_the_company(company_a, company_b):
     services.bulk_create(
         Partner, rows=[{"name": f"A{i}"} for i in range(7)], company=company_a

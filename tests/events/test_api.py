@@ -183,3 +183,20 @@ def test_schema_documents_the_endpoint(api, member_a):
     schema = api(member_a).get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/events/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"after", "page_size"}
+
+
+def test_an_events_page_costs_a_constant_number_of_queries(api, member_a, company_a):
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(30):
+        make_partner(company_a, name=f"P{i}")
+    client = api(member_a)
+
+    def queries(query: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/api/events/?{query}")
+        assert response.status_code == 200
+        assert response.json()["results"]
+        return len(captured)
+
+    assert queries("page_size=2") == queries("page_size=25")

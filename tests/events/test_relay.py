@@ -120,6 +120,28 @@ def test_commit_sequences_events_in_id_order(sequenced_here, company_a):
     assert OutboxSequence.objects.get(pk=1).last_position == first + 3
 
 
+def test_a_writer_sequences_without_the_read_only_check(sequenced_here, company_a):
+    from django.test.utils import CaptureQueriesContext
+
+    make_partner(company_a, name="first")  # creates the sequence row
+    top = OutboxSequence.objects.get(pk=1).last_position
+    # Nothing to do: the writer's path finds no row and moves nothing.
+    with CaptureQueriesContext(connection) as captured:
+        assert relay.sequence_outbox(wait=False, max_batches=1, pending=True) == 0
+    assert not any("SELECT 1 AS" in q["sql"] for q in captured)
+    assert OutboxSequence.objects.get(pk=1).last_position == top
+    # An idle call without ``pending`` only reads.
+    with CaptureQueriesContext(connection) as captured:
+        assert relay.sequence_outbox() == 0
+    assert [q["sql"] for q in captured if "FOR UPDATE" in q["sql"]] == []
+    event = OutboxEvent.objects.get()
+    OutboxEvent.objects.filter(pk=event.pk).update(position=None)  # as if new
+    OutboxSequence.objects.filter(pk=1).update(last_position=top - 1)
+    assert relay.sequence_outbox(wait=False, max_batches=1, pending=True) == 1
+    assert OutboxEvent.objects.get().position == top
+    assert OutboxSequence.objects.get(pk=1).last_position == top
+
+
 def test_positions_continue_after_the_outbox_was_pruned(sequenced_here, company_a):
     make_partner(company_a)
     top = OutboxEvent.objects.get().position

@@ -136,3 +136,77 @@ def test_custom_fields_work_with_the_cache_down(
     assert response.json()["results"][0]["extensions"] == {"tier": "gold"}
     assert "cache unavailable" in caplog.text
     assert "Could not invalidate" in caplog.text
+
+
+@pytest.fixture
+def lookups(monkeypatch):
+    """Count the definitions lookups that reach the cache (or the database)."""
+    from extensions import cache
+
+    calls = []
+    original = cache._cached
+
+    def counting(company_id, content_type_id):
+        calls.append((company_id, content_type_id))
+        return original(company_id, content_type_id)
+
+    monkeypatch.setattr(cache, "_cached", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "?ext__tier=gold&ordering=-ext__credit_limit", "?ext__since__isnull=false"],
+)
+def test_a_list_request_looks_definitions_up_once(api, member_a, many, lookups, query):
+    response = api(member_a).get(f"/api/partners/{query}")
+    assert response.status_code == 200
+    assert len(lookups) == 1
+
+
+def test_a_write_request_looks_definitions_up_once(api, member_a, many, lookups):
+    client = api(member_a)
+    created = client.post(
+        "/api/partners/",
+        {"name": "N", "extensions": {"tier": "gold", "credit_limit": "5"}},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert len(lookups) == 1
+    lookups.clear()
+    partner_id = created.json()["id"]
+    updated = client.patch(
+        f"/api/partners/{partner_id}/", {"extensions": {"tier": None}}, format="json"
+    )
+    assert updated.status_code == 200, updated.content
+    assert updated.json()["extensions"]["tier"] is None
+    assert len(lookups) == 1
+
+
+def test_bulk_writes_look_definitions_up_once(company_a, many, lookups):
+    created = bo.bulk_create(
+        Partner,
+        rows=[{"name": f"B{i}", "extensions": {"tier": "gold"}} for i in range(40)],
+        company=company_a,
+    )
+    assert len(lookups) == 1
+    lookups.clear()
+    bo.bulk_update(
+        Partner,
+        rows=[{"id": p.pk, "extensions": {"tier": "silver"}} for p in created],
+        company=company_a,
+    )
+    assert len(lookups) == 1
+
+
+def test_a_change_inside_a_pinned_block_is_seen(company_a, define):
+    with services.pinned_definitions():
+        assert services.definitions_for(company_a, Partner) == []
+        define(company_a, "tier", "string")
+        assert [d.name for d in services.definitions_for(company_a, Partner)] == [
+            "tier"
+        ]
+        with services.pinned_definitions():  # nested blocks share the outer one
+            assert len(services.definitions_for(company_a, Partner)) == 1
+    # Outside any block every lookup goes to the cache.
+    assert len(services.definitions_for(company_a, Partner)) == 1

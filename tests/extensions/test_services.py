@@ -208,3 +208,34 @@ def test_delete_change_set_names_custom_fields(define, partner, company_a):
     assert record.changes["extensions.credit_limit"] == {"old": "10", "new": None}
     # A field that held no value has nothing to report.
     assert "extensions.segment" not in record.changes
+
+
+def test_loaded_values_match_the_orm(company_a, define, partner):
+    """_load reads values with plain SQL on PostgreSQL: same Python values."""
+    from businessobjects.models import Partner
+    from extensions.models import ExtensionValue
+    from extensions.services import _load, definitions_for
+
+    kinds = {
+        "s": ("string", {}, "x\ty"),
+        "i": ("integer", {}, -7),
+        "d": ("decimal", {"decimal_places": 2}, "12.50"),
+        "b": ("boolean", {}, True),
+        "dt": ("date", {}, "2024-02-29"),
+        "ts": ("datetime", {}, "2024-03-01T10:00:00+02:00"),
+        "j": ("json", {}, {"k": [1, "2", None], "n": 1.5}),
+    }
+    for name, (field_type, attrs, _) in kinds.items():
+        define(company_a, name, field_type, **attrs)
+    one = partner(company_a, extensions={n: v for n, (_, _, v) in kinds.items()})
+    two = partner(company_a, extensions={"j": "text", "i": 0})
+    definitions = definitions_for(company_a, Partner)
+    loaded = _load(company_a.pk, Partner, [one.pk, two.pk], definitions)
+    expected = {}
+    for row in ExtensionValue.objects.filter(object_id__in=[one.pk, two.pk]):
+        expected.setdefault(row.object_id, {})[row.definition_id] = (
+            row.pk,
+            row.value,
+        )
+    assert loaded == expected
+    assert {type(v) for _, v in loaded[one.pk].values()} >= {dict, bool, int}
