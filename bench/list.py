@@ -347,6 +347,7 @@ def run(argv: list[str]) -> dict:
     )
     report = Report("list")
     filtered: dict[tuple[int, str], float] = {}
+    natives: dict[tuple[int, str], float] = {}
     ratios: dict[tuple[int, str], dict[str, float]] = {}
     with override_settings(ROOT_URLCONF="bench.urls", DEBUG=False):
         for size in sizes:
@@ -381,18 +382,20 @@ def run(argv: list[str]) -> dict:
                         p50(samples), baseline
                     )
                 filtered[size, mix] = p50(timings["framework, ext filter, cursor"])
+                natives[size, mix] = p50(timings["native view"])
     report.emit()
-    return _summary(sizes, filtered, ratios)
+    return _summary(sizes, filtered, natives, ratios)
 
 
-def _summary(sizes, filtered, ratios) -> dict:
+def _summary(sizes, filtered, natives, ratios) -> dict:
     smallest, largest = min(sizes), max(sizes)
     targets = []
     for mix in MIXES:
-        growth = " -> ".join(
-            f"{filtered[size, mix] * 1000:.2f} ms ({size // 1000}k)" for size in sizes
-        )
-        print(f"p50 growth, ext filter with cursor, {mix}: {growth}")
+        for label, p50s in (("ext filter with cursor", filtered), ("native", natives)):
+            growth = " -> ".join(
+                f"{p50s[size, mix] * 1000:.2f} ms ({size // 1000}k)" for size in sizes
+            )
+            print(f"p50 growth, {label}, {mix}: {growth}")
         for variant in ("framework, ext filter, cursor", "framework, ext filter"):
             value = ratios[largest, mix][variant]
             baseline = _BASELINES.get(variant, "native view")
