@@ -8,6 +8,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 
 COPY . .
+# Static files (admin, Swagger UI, ReDoc) in the image; WhiteNoise serves them.
+RUN python manage.py collectstatic --noinput
 RUN useradd --create-home merp && chown merp /app
 USER merp
 

@@ -5,3 +5,6 @@ from merp.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The suite runs without collectstatic: WhiteNoise looks the files up per request
+# instead of warning about a missing STATIC_ROOT.
+WHITENOISE_AUTOREFRESH = True

@@ -36,7 +36,12 @@ def test_procfile_declares_web_worker_beat():
     assert processes["web"].startswith("gunicorn merp.wsgi ")
     assert processes["worker"].startswith("celery -A merp worker")
     assert processes["beat"].startswith("celery -A merp beat")
-    assert processes["release"] == "python manage.py migrate --noinput"
+    # collectstatic: WhiteNoise serves the admin's and the docs' files from
+    # STATIC_ROOT (the Docker image runs it at build time instead).
+    assert processes["release"].split(" && ") == [
+        "python manage.py migrate --noinput",
+        "python manage.py collectstatic --noinput",
+    ]
 
 
 def test_compose_runs_the_procfile_processes_with_postgres_and_redis():
@@ -50,7 +55,7 @@ def test_compose_runs_the_procfile_processes_with_postgres_and_redis():
     assert services["web"]["command"] == web
     assert services["worker"]["command"] == processes["worker"]
     assert services["beat"]["command"].startswith(processes["beat"])
-    assert services["migrate"]["command"] == processes["release"]
+    assert services["migrate"]["command"] == "python manage.py migrate --noinput"
     for name in ("web", "worker", "beat"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://")
@@ -59,7 +64,9 @@ def test_compose_runs_the_procfile_processes_with_postgres_and_redis():
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully"
         )
-    assert (ROOT / "Dockerfile").read_text().count("requirements.txt") == 2
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert dockerfile.count("requirements.txt") == 2
+    assert "RUN python manage.py collectstatic --noinput" in dockerfile
 
 
 @pytest.mark.slow
