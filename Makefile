@@ -28,6 +28,13 @@ run: install
 	  $(BIN)/celery -A merp beat --loglevel INFO --schedule $(VENV)/celerybeat-schedule & pids="$$pids $$!"; \
 	fi; \
 	trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
+	echo "Serving http://$(RUN_ADDR)/ -- admin: http://$(RUN_ADDR)/admin/" \
+	  "API docs: http://$(RUN_ADDR)/api/docs/ (ReDoc: http://$(RUN_ADDR)/api/redoc/)"; \
+	if [ -n "$$REDIS_URL" ]; then \
+	  echo "Redis mode (REDIS_URL set): Celery worker and beat started, events go to the streams"; \
+	else \
+	  echo "No REDIS_URL: tasks run in-process, events stay in the outbox"; \
+	fi; \
 	$(BIN)/python manage.py runserver $(RUN_ADDR)
 
 test: install-dev

@@ -121,6 +121,8 @@ def test_make_run(process_env, start_process, with_redis):
         timeout=180,
     )
     assert "acme_admin" in run.output  # the demo data was seeded
+    for page in ("admin/", "api/docs/", "api/redoc/"):
+        assert f"http://127.0.0.1:{port}/{page}" in run.output
     if with_redis:
         wait_for(
             lambda: diagnostics.celery_workers().status == diagnostics.PASS,
