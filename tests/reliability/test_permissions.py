@@ -87,6 +87,7 @@ RULES: dict[str, dict[str, dict]] = {
     "token": {"POST": row(400, OK, OK, OK, OK, OK), "_other": everyone(NOT_ALLOWED)},
     "schema": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     "docs": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
+    "redoc": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     # DESIGN.md endpoints of the extensions, events and operations work; these
     # rules apply as soon as those endpoints are routed.
     # Custom-field definitions: members read, company admins write. Permissions
@@ -149,6 +150,7 @@ def classify(endpoint: Endpoint) -> str | None:
         "api-token": "token",
         "schema": "schema",
         "docs": "docs",
+        "redoc": "redoc",
     }.get(name) or {
         "/api/custom-fields/": "custom-fields-list",
         "/api/custom-fields/1/": "custom-fields-detail",
