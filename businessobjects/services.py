@@ -181,23 +181,35 @@ def bulk_create(
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
             continue
-        cleaned.append((index, instance, extensions))
+        try:
+            _clean(instance, validate_unique=False, references=False)
+            problem = None
+        except ValidationError as exc:
+            problem = exc
+        cleaned.append((index, instance, extensions, problem))
     # References to other objects are checked in one query per field, not one
-    # per row; a row reports the first bad one, as _clean() would.
+    # per row; a row reports the first bad one, as _clean() would. (A reference
+    # that failed cleaning is not a value to look up: its error is reported.)
+    reference_names = {f.name for f in _reference_fields(model)}
     bad_references = _missing_references(
-        model, company, [instance for _, instance, _ in cleaned]
+        model,
+        company,
+        [
+            instance
+            for _, instance, _, problem in cleaned
+            if problem is None or not reference_names & set(_error_fields(problem))
+        ],
     )
     pending: list[tuple[BO, ext.ExtensionWrite]] = []
-    for index, instance, extensions in cleaned:
+    for index, instance, extensions, problem in cleaned:
         # Every problem of a row at once: fields, references and custom fields.
+        known = [problem, bad_references.get(id(instance))]
         try:
             staged = _validate(
                 instance,
                 extensions,
                 creating=True,
-                validate_unique=False,
-                references=False,
-                reference_error=bad_references.get(id(instance)),
+                known_errors=[error for error in known if error is not None],
             )
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
@@ -426,24 +438,22 @@ def _validate(
     extensions: Mapping[str, Any] | None,
     *,
     creating: bool,
-    validate_unique: bool = True,
-    references: bool = True,
-    reference_error: ValidationError | None = None,
+    known_errors: list[ValidationError] | None = None,
 ) -> "ext.ExtensionWrite":
     """Clean ``instance`` and stage its custom fields; raise every error at once.
 
     A request with a bad field and a bad custom-field value is told both in one
-    answer, not the second only after fixing the first. Bulk writes check
-    references per batch (``references=False``) and pass a row's problem as
-    ``reference_error``.
+    answer, not the second only after fixing the first. Bulk writes clean and
+    check references per batch and pass a row's problems as ``known_errors``.
     """
     errors: list[ValidationError] = []
-    try:
-        _clean(instance, validate_unique=validate_unique, references=references)
-    except ValidationError as exc:
-        errors.append(exc)
-    if reference_error is not None:
-        errors.append(reference_error)
+    if known_errors is None:
+        try:
+            _clean(instance)
+        except ValidationError as exc:
+            errors.append(exc)
+    else:
+        errors.extend(known_errors)
     staged = None
     try:
         staged = ext.prepare(
@@ -675,6 +685,10 @@ def _publish(
         for i, instance in enumerate(instances)
     ]
     outbox.enqueue(events)
+
+
+def _error_fields(exc: ValidationError) -> list[str]:
+    return list(exc.error_dict) if hasattr(exc, "error_dict") else []
 
 
 def _error_dict(exc: ValidationError) -> Any:

@@ -280,7 +280,7 @@ def test_every_problem_of_a_line_in_one_pass(csv_file, company_a, admin_a):
     for problem in (
         "name: This field cannot be blank.",
         "email: Enter a valid email address.",
-        "tier: Select one of",
+        "tier: 'platinum' is not one of the choices",
         "code: This custom field is required.",
     ):
         assert problem in line, line
