@@ -12,3 +12,16 @@ class VersionConflict(Exception):
 
 class ObjectInUse(Exception):
     """The object cannot be deleted while other business objects refer to it."""
+
+
+class PreconditionFailed(VersionConflict):
+    """``If-Match`` names no version the object has now (HTTP 412)."""
+
+    def __init__(self, *, actual: int):
+        self.expected = None
+        self.actual = actual
+        Exception.__init__(
+            self,
+            f"Precondition failed: If-Match does not name the current version "
+            f"{actual}. Reload the object and apply your change again.",
+        )

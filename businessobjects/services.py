@@ -7,7 +7,7 @@ event (``events.outbox``). Views, admin, tasks and commands call these functions
 nothing else saves a business object.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import nullcontext
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from extensions import services as ext
 
 from . import context, db
 from .conf import merp_settings
-from .exceptions import ObjectInUse, VersionConflict
+from .exceptions import ObjectInUse, PreconditionFailed, VersionConflict
 from .models import BusinessObject
 from .registry import get_registration
 
@@ -52,9 +52,8 @@ def create(
     with transaction.atomic(), _reason_scope(reason):
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
-        _clean(instance)
+        staged = _validate(instance, extensions, creating=True)
         _lock_references([instance])
-        staged = ext.prepare(model, company, extensions, instance=None)
         instance._merp_extensions = staged.values
         changes = _diff({}, _represent(instance)) | _ext_changes(staged)
         _save(instance, user=user, changes=changes, reason=reason)
@@ -69,27 +68,28 @@ def update(
     data: Mapping[str, Any] | None = None,
     extensions: Mapping[str, Any] | None = None,
     expected_version: int | None = None,
+    if_match: Collection[int] | None = None,
     user=None,
     reason: str | None = None,
 ) -> BO:
     """Apply ``data`` and ``extensions`` (merged) to ``instance`` under a row lock.
 
     ``expected_version`` enables the optimistic lock: if it differs from the stored
-    version, ``VersionConflict`` is raised and nothing changes. An update that
-    changes nothing writes nothing (no version bump, history or event).
+    version, ``VersionConflict`` is raised and nothing changes. ``if_match`` (the
+    versions of an HTTP ``If-Match``) likewise raises ``PreconditionFailed`` when
+    the stored version is not among them. Both are checked under the row lock.
+    An update that changes nothing writes nothing (no version bump, history or
+    event). Field and custom-field errors are raised together.
     """
     user = _user(user)
     reason = audit.clean_reason(reason)
-    model = type(instance)
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
-        if expected_version is not None and expected_version != locked.version:
-            raise VersionConflict(expected=expected_version, actual=locked.version)
+        _check_version(locked, expected_version, if_match)
         before = _represent(locked)
         _assign(locked, data or {})
-        _clean(locked)
+        staged = _validate(locked, extensions, creating=False)
         _lock_references([locked])
-        staged = ext.prepare(model, locked.company_id, extensions, instance=locked)
         locked._merp_extensions = staged.values
         changes = _diff(before, _represent(locked)) | _ext_changes(staged)
         if changes:
@@ -106,16 +106,19 @@ def delete(
     instance: BO,
     *,
     expected_version: int | None = None,
+    if_match: Collection[int] | None = None,
     user=None,
     reason: str | None = None,
 ) -> None:
-    """Delete ``instance``; its history and custom-field values stay auditable."""
+    """Delete ``instance``; its history and custom-field values stay auditable.
+
+    ``expected_version`` and ``if_match`` are checked as in ``update``.
+    """
     user = _user(user)
     reason = audit.clean_reason(reason)
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
-        if expected_version is not None and expected_version != locked.version:
-            raise VersionConflict(expected=expected_version, actual=locked.version)
+        _check_version(locked, expected_version, if_match)
         locked._merp_extensions = ext.current_values(locked)
         before = _represent(locked)
         changes = _diff(before, {}) | {
@@ -175,22 +178,39 @@ def bulk_create(
         instance = model(company=company, created_by=user, updated_by=user)
         try:
             _assign(instance, row)
-            _clean(instance, validate_unique=False, references=False)
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
             continue
-        cleaned.append((index, instance, extensions))
+        try:
+            _clean(instance, validate_unique=False, references=False)
+            problem = None
+        except ValidationError as exc:
+            problem = exc
+        cleaned.append((index, instance, extensions, problem))
     # References to other objects are checked in one query per field, not one
-    # per row; a row reports the first bad one, as _clean() would.
+    # per row; a row reports the first bad one, as _clean() would. (A reference
+    # that failed cleaning is not a value to look up: its error is reported.)
+    reference_names = {f.name for f in _reference_fields(model)}
     bad_references = _missing_references(
-        model, company, [instance for _, instance, _ in cleaned]
+        model,
+        company,
+        [
+            instance
+            for _, instance, _, problem in cleaned
+            if problem is None or not reference_names & set(_error_fields(problem))
+        ],
     )
     pending: list[tuple[BO, ext.ExtensionWrite]] = []
-    for index, instance, extensions in cleaned:
+    for index, instance, extensions, problem in cleaned:
+        # Every problem of a row at once: fields, references and custom fields.
+        known = [problem, bad_references.get(id(instance))]
         try:
-            if id(instance) in bad_references:
-                raise bad_references[id(instance)]
-            staged = ext.prepare(model, company, extensions, instance=None)
+            staged = _validate(
+                instance,
+                extensions,
+                creating=True,
+                known_errors=[error for error in known if error is not None],
+            )
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
             continue
@@ -413,6 +433,80 @@ def _clean(
             raise bad[id(instance)]
 
 
+def _validate(
+    instance: BusinessObject,
+    extensions: Mapping[str, Any] | None,
+    *,
+    creating: bool,
+    known_errors: list[ValidationError] | None = None,
+) -> "ext.ExtensionWrite":
+    """Clean ``instance`` and stage its custom fields; raise every error at once.
+
+    A request with a bad field and a bad custom-field value is told both in one
+    answer, not the second only after fixing the first. Bulk writes clean and
+    check references per batch and pass a row's problems as ``known_errors``.
+    """
+    errors: list[ValidationError] = []
+    if known_errors is None:
+        try:
+            _clean(instance)
+        except ValidationError as exc:
+            errors.append(exc)
+    else:
+        errors.extend(known_errors)
+    staged = None
+    try:
+        staged = ext.prepare(
+            type(instance),
+            instance.company_id,
+            extensions,
+            instance=None if creating else instance,
+        )
+    except ValidationError as exc:
+        errors.append(exc)
+    if errors:
+        raise errors[0] if len(errors) == 1 else merge_errors(errors)
+    return staged
+
+
+def merge_errors(errors: Iterable[ValidationError]) -> ValidationError:
+    """Return one ValidationError holding every error of ``errors``, by field.
+
+    Custom-field errors keep their API shape (``api_detail``: ``{"extensions":
+    {name: [messages]}}``).
+    """
+    by_field: dict[str, list] = {}
+    api_detail: dict[str, Any] = {}
+    for error in errors:
+        detail = getattr(error, "api_detail", None)
+        if hasattr(error, "error_dict"):
+            for name, items in error.error_dict.items():
+                by_field.setdefault(name, []).extend(items)
+                if detail is None or name not in detail:
+                    messages = ValidationError(items).messages
+                    api_detail.setdefault(name, []).extend(messages)
+        else:
+            by_field.setdefault("__all__", []).extend(error.error_list)
+            api_detail.setdefault("__all__", []).extend(error.messages)
+        if detail is not None:
+            api_detail.update(detail)
+    merged = ValidationError(by_field)
+    merged.api_detail = api_detail
+    return merged
+
+
+def _check_version(
+    locked: BusinessObject,
+    expected_version: int | None,
+    if_match: Collection[int] | None,
+) -> None:
+    # HTTP preconditions are evaluated before the request's own content.
+    if if_match is not None and locked.version not in if_match:
+        raise PreconditionFailed(actual=locked.version)
+    if expected_version is not None and expected_version != locked.version:
+        raise VersionConflict(expected=expected_version, actual=locked.version)
+
+
 def _reference_fields(model) -> list:
     return [
         field
@@ -591,6 +685,10 @@ def _publish(
         for i, instance in enumerate(instances)
     ]
     outbox.enqueue(events)
+
+
+def _error_fields(exc: ValidationError) -> list[str]:
+    return list(exc.error_dict) if hasattr(exc, "error_dict") else []
 
 
 def _error_dict(exc: ValidationError) -> Any:

@@ -11,6 +11,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
 from businessobjects.api.permissions import IsCompanyAdminOrReadOnly
+from businessobjects.api.serializers import StrictInputMixin
 
 from . import services, types
 from .models import FieldDefinition
@@ -27,7 +28,7 @@ class TypedValueField(serializers.JSONField):
     pass
 
 
-class FieldDefinitionSerializer(serializers.ModelSerializer):
+class FieldDefinitionSerializer(StrictInputMixin, serializers.ModelSerializer):
     model = serializers.CharField(
         source="model_name",
         help_text="The business object, by name: partner, address, contact, ...",

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from businessobjects.exceptions import ObjectInUse, VersionConflict
+from businessobjects.exceptions import ObjectInUse, PreconditionFailed, VersionConflict
 
 from .parsers import RequestTooLarge
 
@@ -44,6 +44,12 @@ def exception_handler(exc, context):
     elif isinstance(exc, SuspiciousOperation):
         # Django would answer these with an HTML 400 page.
         exc = exceptions.ParseError(str(exc))
+    if isinstance(exc, PreconditionFailed):
+        return Response(
+            {"detail": str(exc), "current_version": exc.actual},
+            status=status.HTTP_412_PRECONDITION_FAILED,
+            headers={"ETag": f'"{exc.actual}"'},
+        )
     if isinstance(exc, VersionConflict):
         return Response(
             {"version": [str(exc)], "current_version": exc.actual},

@@ -2,6 +2,8 @@
 
 Every operation documents the errors it can answer (schemathesis checks that each
 status is documented), and company-scoped operations document ``X-Company-ID``.
+Business-object operations document conditional requests: ``ETag`` on object
+responses, ``If-None-Match`` (304) on reads, ``If-Match`` (412) on writes.
 """
 
 from drf_spectacular.openapi import AutoSchema
@@ -29,12 +31,60 @@ ERRORS = {
     "409": "Version conflict (the version sent is not the stored one), or the "
     "object is still referenced.",
     "413": "Request body too large.",
+    "412": "If-Match names no current version: nothing changed. The body's "
+    "current_version (and the ETag header) give the stored version.",
     "415": "Unsupported media type.",
     "503": "The database is unavailable; retry later.",
 }
 
 
+ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description='The object\'s version as a strong entity tag: "3".',
+    response=["200", "201", "304", "412"],
+)
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        'ETags you hold ("3", W/"3" or *): when one is the current version the '
+        "answer is 304 Not Modified, without a body."
+    ),
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        'The ETag you read ("3"; * for any version): when it is not the current '
+        "version the answer is 412 and nothing changes. Weak tags never match."
+    ),
+)
+
+DELETE_VERSION = OpenApiParameter(
+    "version",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    required=False,
+    description=(
+        'The version you read (or {"version": 3} as the body): a stale one is '
+        "409 and nothing is deleted."
+    ),
+)
+
+
 class MerpAutoSchema(AutoSchema):
+    def _conditional(self) -> bool:
+        """A business-object operation on one object, or a create."""
+        return getattr(self.view, "conditional_requests", False) and (
+            self.method == "POST" or "{" in self.path
+        )
+
     def _company_scoped(self) -> bool:
         return any(isinstance(p, IsCompanyMember) for p in self.view.get_permissions())
 
@@ -60,7 +110,26 @@ class MerpAutoSchema(AutoSchema):
                     ),
                 )
             )
+        if self._conditional() and not self._is_custom_action():
+            parameters.append(ETAG)
+            if self.method == "GET":
+                parameters.append(IF_NONE_MATCH)
+            elif self.method in ("PUT", "PATCH", "DELETE"):
+                parameters.append(IF_MATCH)
+            if self.method == "DELETE":
+                parameters.append(DELETE_VERSION)
         return parameters
+
+    def _is_custom_action(self) -> bool:
+        action = getattr(self.view, "action", None)
+        return action not in (
+            None,
+            "create",
+            "retrieve",
+            "update",
+            "partial_update",
+            "destroy",
+        )
 
     def _error_codes(self) -> list[str]:
         writes = self.method in ("POST", "PUT", "PATCH")
@@ -75,6 +144,9 @@ class MerpAutoSchema(AutoSchema):
             codes.append("404")
         if self.method in ("PUT", "PATCH", "DELETE") and self._company_scoped():
             codes.append("409")
+        if self._conditional() and not self._is_custom_action():
+            if self.method in ("PUT", "PATCH", "DELETE"):
+                codes.append("412")
         return codes
 
     def _get_response_bodies(self, direction="response"):
@@ -85,6 +157,25 @@ class MerpAutoSchema(AutoSchema):
                 {
                     "content": {"application/json": {"schema": ERROR_SCHEMA}},
                     "description": ERRORS[code],
+                    **self._headers(code),
+                },
+            )
+        if (
+            self._conditional()
+            and not self._is_custom_action()
+            and self.method == "GET"
+            and direction == "response"
+        ):
+            responses.setdefault(
+                "304",
+                {
+                    "description": "Not modified: If-None-Match names the current "
+                    "version. No body.",
+                    **self._headers("304"),
                 },
             )
         return responses
+
+    def _headers(self, code: str) -> dict:
+        headers = self._get_response_headers_for_code(code)
+        return {"headers": headers} if headers else {}

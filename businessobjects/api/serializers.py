@@ -1,10 +1,13 @@
+import re
 from collections.abc import Mapping
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import SkipField
+from rest_framework.fields import SkipField, empty
 from rest_framework.relations import PKOnlyObject
+from rest_framework.utils import html
 
 from businessobjects.models import BusinessObject, Company
 from extensions import services as ext
@@ -63,8 +66,65 @@ class ExtensionsField(serializers.Field):
         return {"extensions": data}
 
 
-class BusinessObjectSerializer(serializers.ModelSerializer):
-    """Base serializer: system fields read-only, references limited to the company."""
+# Sent by the browsable API's HTML forms beside the fields.
+_FORM_EXTRAS = frozenset({"csrfmiddlewaretoken"})
+
+
+def unknown_fields(data, fields) -> dict[str, list[str]]:
+    """``{name: ["Unknown field."]}`` for each key of ``data`` not in ``fields``.
+
+    Read-only fields are known: clients send back what they read.
+    """
+    if not isinstance(data, Mapping):
+        return {}
+    form = html.is_html_input(data)
+    unknown = {}
+    for key in data:
+        name = str(key)
+        if form:
+            if name in _FORM_EXTRAS:
+                continue
+            # HTML list and nested input: choices[0], address.city
+            name = re.split(r"[\[.]", name, maxsplit=1)[0]
+        if name not in fields:
+            unknown[str(key)] = ["Unknown field."]
+    return unknown
+
+
+class StrictInputMixin:
+    """Refuse unknown input fields, and read a field a form leaves out as absent.
+
+    Without this a typo (``emial``) was dropped silently, and DRF read a boolean
+    missing from form or multipart input as an unchecked box: ``False``, not the
+    model default that JSON input gets.
+    """
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.default_empty_html = empty
+        return fields
+
+    def to_internal_value(self, data):
+        unknown = unknown_fields(data, self.fields)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, Mapping):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
+    """Base serializer: system fields read-only, references limited to the company.
+
+    Input errors come all at once: when a field is bad, the custom-field errors
+    of the same request are reported beside it (the service reports field and
+    custom-field errors together when the fields pass here).
+    """
 
     company = serializers.PrimaryKeyRelatedField(read_only=True)
     version = serializers.IntegerField(
@@ -73,6 +133,29 @@ class BusinessObjectSerializer(serializers.ModelSerializer):
         help_text="The version you read; a stale one gets 409 and changes nothing.",
     )
     extensions = ExtensionsField()
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, Mapping) and "extensions" not in detail:
+                detail = {**detail, **self._extension_errors(data)}
+            raise serializers.ValidationError(detail) from exc
+
+    def _extension_errors(self, data) -> dict:
+        """The custom-field errors of ``data``, as the service would report them."""
+        company = getattr(self.context.get("request"), "company", None)
+        incoming = data.get("extensions") if isinstance(data, Mapping) else None
+        if company is None or not isinstance(incoming, Mapping | None):
+            return {}
+        # A partial update leaves required custom fields as they are.
+        creating = self.instance is None
+        try:
+            ext.validate(self.Meta.model, company, incoming, creating=creating)
+        except DjangoValidationError as error:
+            return getattr(error, "api_detail", None) or {"extensions": error.messages}
+        return {}
 
     def to_representation(self, instance):
         """DRF's ``Serializer.to_representation``, with plain attribute fields

@@ -1,5 +1,9 @@
-from rest_framework import exceptions, mixins, viewsets
+import re
+from collections.abc import Mapping
+
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 
 from audit.api import HistoryMixin
 from businessobjects import selectors, services
@@ -18,13 +22,45 @@ from .filters import (
     build_filterset,
 )
 from .permissions import IsCompanyMember
-from .serializers import CompanySerializer
+from .serializers import CompanySerializer, unknown_fields
+
+# An entity-tag list (RFC 9110 8.8.3, 13.1.1): tags, commas, empty elements.
+_TAG = r'(?:W/)?"[^"\x00-\x20\x7f]*"'
+_TAG_LIST = re.compile(rf"\s*(?:{_TAG}\s*)?(?:,\s*(?:{_TAG}\s*)?)*")
+
+
+def entity_tags(request, header: str) -> list[str] | None:
+    """The entity tags of ``header`` (``["*"]`` for ``*``), None without one.
+
+    A header that is not an entity-tag list is a 400 naming it, never ignored.
+    """
+    raw = request.headers.get(header)
+    if raw is None:
+        return None
+    if raw.strip() == "*":
+        return ["*"]
+    tags = re.findall(_TAG, raw)
+    if not tags or not _TAG_LIST.fullmatch(raw):
+        raise exceptions.ValidationError(
+            {
+                header: [
+                    f'Expected "*" or entity tags such as "3" (quotes included), '
+                    f"not {raw[:40]!r}."
+                ]
+            }
+        )
+    return tags
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
 
 
 class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
     """CRUD over one registered business object; writes go through the services."""
 
     registration = None  # set by build_viewset
+    _if_match: set[int] | None = None
     permission_classes = [IsCompanyMember]
     filter_backends = [
         StrictQueryParamsBackend,
@@ -34,6 +70,8 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         ExtensionOrderingFilter,
     ]
     ordering = ["-id"]
+    # Object responses carry ETag; If-Match and If-None-Match apply (schema.py).
+    conditional_requests = True
 
     def get_queryset(self):
         model = self.registration.model
@@ -57,6 +95,49 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
             ext.prefetch(page)
         return page
 
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        headers = {"ETag": etag(instance.version)}
+        tags = entity_tags(request, "If-None-Match")
+        # Weak comparison (RFC 9110 13.1.2): W/"3" matches version 3.
+        if tags is not None and (
+            tags == ["*"] or headers["ETag"] in {t.removeprefix("W/") for t in tags}
+        ):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(self.get_serializer(instance).data, headers=headers)
+
+    def create(self, request, *args, **kwargs):
+        return self._with_etag(super().create(request, *args, **kwargs))
+
+    def update(self, request, *args, **kwargs):
+        self._if_match = self._if_match_versions()
+        return self._with_etag(super().update(request, *args, **kwargs))
+
+    def destroy(self, request, *args, **kwargs):
+        self._if_match = self._if_match_versions()
+        return super().destroy(request, *args, **kwargs)
+
+    @staticmethod
+    def _with_etag(response):
+        if isinstance(response.data, Mapping) and "version" in response.data:
+            response["ETag"] = etag(response.data["version"])
+        return response
+
+    def _if_match_versions(self) -> set[int] | None:
+        """The versions ``If-Match`` accepts; None without a header or for ``*``.
+
+        Strong comparison: a weak tag (W/"3") or one that is no version matches
+        nothing, so the write is refused with 412.
+        """
+        tags = entity_tags(self.request, "If-Match")
+        if tags is None or tags == ["*"]:
+            return None
+        return {
+            int(tag[1:-1])
+            for tag in tags
+            if tag[1:-1].isascii() and tag[1:-1].isdigit() and len(tag) <= 20
+        }
+
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("version", None)
@@ -78,31 +159,60 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
             data=data,
             extensions=extensions,
             expected_version=expected_version,
+            if_match=self._if_match,
             user=self.request.user,
         )
 
     def perform_destroy(self, instance):
         services.delete(
             instance,
-            expected_version=self._expected_version_param(),
+            expected_version=self._delete_version(),
+            if_match=self._if_match,
             user=self.request.user,
         )
 
-    def _expected_version_param(self) -> int | None:
-        """``?version=`` of a DELETE; a malformed one is a 400, never ignored."""
-        raw = self.request.query_params.get("version")
-        if raw is None:
-            return None
-        if not (raw.isascii() and raw.isdigit() and 0 < len(raw.lstrip("0")) <= 18):
+    def _delete_version(self) -> int | None:
+        """The version a DELETE names, as ``?version=`` or ``{"version": 3}``.
+
+        A malformed one, unknown body fields or two that disagree are a 400.
+        """
+        query = self.request.query_params.get("version")
+        query = None if query is None else _version(query)
+        data = self.request.data
+        if not isinstance(data, Mapping):
             raise exceptions.ValidationError(
-                {
-                    "version": [
-                        f"Must be the positive integer version you read, not "
-                        f"{raw[:40]!r}."
-                    ]
-                }
+                {"non_field_errors": ['Expected an object such as {"version": 3}.']}
             )
-        return int(raw)
+        unknown = unknown_fields(data, self.get_serializer().fields)
+        if unknown:
+            raise exceptions.ValidationError(unknown)
+        body = data.get("version")
+        body = None if body is None else _version(body)
+        if query is not None and body is not None and query != body:
+            raise exceptions.ValidationError(
+                {"version": [f"?version={query} and the body's {body} disagree."]}
+            )
+        return body if body is not None else query
+
+
+def _version(raw) -> int:
+    """A version the client sent; anything but a positive integer is a 400."""
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not (
+        isinstance(text, str)
+        and text.isascii()
+        and text.isdigit()
+        and 0 < len(text.lstrip("0")) <= 18
+    ):
+        raise exceptions.ValidationError(
+            {
+                "version": [
+                    f"Must be the positive integer version you read, not "
+                    f"{str(raw)[:40]!r}."
+                ]
+            }
+        )
+    return int(text)
 
 
 def build_viewset(registration):

@@ -249,3 +249,97 @@ def test_by_company_id_without_user(csv_file, company_a):
     out, _, error = run_import(path, "--company", str(company_a.pk))
     assert error is None
     assert Partner.history.get().history_user is None
+
+
+def test_every_problem_of_a_line_in_one_pass(csv_file, company_a, admin_a):
+    from extensions import services as ext
+
+    ext.definition_create(
+        company=company_a,
+        model="partner",
+        name="tier",
+        field_type="choice",
+        choices=["gold", "silver"],
+    )
+    ext.definition_create(
+        company=company_a,
+        model="partner",
+        name="code",
+        field_type="string",
+        required=True,
+    )
+    path = csv_file(
+        "name,email,ext:tier,ext:code\n"
+        ",not-an-email,platinum,\n"
+        "Ok,ok@example.com,gold,A1\n"
+    )
+    out, err, error = run_import(path, "--user", "admin_a", "--dry-run")
+    assert error is not None and error.returncode == 1
+    (line,) = err.splitlines()
+    assert line.startswith("line 2: ")
+    for problem in (
+        "name: This field cannot be blank.",
+        "email: Enter a valid email address.",
+        "tier: 'platinum' is not one of the choices",
+        "code: This custom field is required.",
+    ):
+        assert problem in line, line
+
+
+def test_reference_and_custom_field_problems_in_one_pass(
+    csv_file, company_a, company_b, admin_a
+):
+    from extensions import services as ext
+
+    ext.definition_create(
+        company=company_a, model="address", name="floor", field_type="integer"
+    )
+    theirs = services.create(Partner, data={"name": "Theirs"}, company=company_b)
+    path = csv_file(f"partner,city,ext:floor\n{theirs.pk},Berlin,high\n")
+    out, err, error = run_import(path, "--model", "address", "--user", "admin_a")
+    assert error is not None
+    (line,) = err.splitlines()
+    assert "partner: " in line and "floor: " in line, line
+    assert not Address.objects.exists()
+
+
+def test_semicolon_separated_latin1_file(tmp_path, company_a, admin_a):
+    path = tmp_path / "partners.csv"
+    text = "name;email;is_active\nMüller & Söhne;m@example.com;yes\nCafé Zürich;;no\n"
+    path.write_bytes(text.encode("latin-1"))
+    # Read as UTF-8 (the default) the file is refused with one clear line.
+    out, err, error = run_import(path, "--user", "admin_a", "--delimiter", ";")
+    assert error is not None and "--encoding" in str(error)
+    assert not Partner.objects.exists()
+    out, err, error = run_import(
+        path, "--user", "admin_a", "--delimiter", ";", "--encoding", "latin-1"
+    )
+    assert error is None, err
+    assert sorted(Partner.objects.values_list("name", "email", "is_active")) == [
+        ("Café Zürich", "", False),
+        ("Müller & Söhne", "m@example.com", True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--delimiter", ";;"], "--delimiter"),
+        (["--delimiter", ""], "--delimiter"),
+        (["--encoding", "no-such-codec"], "--encoding"),
+    ],
+)
+def test_bad_delimiter_or_encoding_is_one_clear_error(
+    csv_file, company_a, admin_a, args, message
+):
+    path = csv_file("name\nAcme\n")
+    out, err, error = run_import(path, "--user", "admin_a", *args)
+    assert error is not None and message in str(error)
+    assert not Partner.objects.exists()
+
+
+def test_tab_delimiter_by_name(csv_file, company_a, admin_a):
+    path = csv_file("name\temail\nAcme\ta@example.com\n")
+    out, err, error = run_import(path, "--user", "admin_a", "--delimiter", "\\t")
+    assert error is None, err
+    assert Partner.objects.get().email == "a@example.com"

@@ -204,7 +204,7 @@ def test_bulk_create_checks_references_in_one_query_per_field(company_a, company
     rows = [
         {"partner": mine.pk, "city": "ok"},
         {"partner": theirs.pk},  # another company's partner
-        {"partner": theirs.pk, "country": "FRA"},  # field errors come first
+        {"partner": theirs.pk, "country": "FRA"},  # both problems of the row
         {"partner": 999999},  # no such partner (Django's own check)
     ]
     with pytest.raises(ValidationError) as info:
@@ -213,7 +213,8 @@ def test_bulk_create_checks_references_in_one_query_per_field(company_a, company
         "row 1: {'partner': "
         f"['Invalid pk \"{theirs.pk}\" - object does not exist.']}}",
         "row 2: {'country': "
-        "['Ensure this value has at most 2 characters (it has 3).']}",
+        "['Ensure this value has at most 2 characters (it has 3).'], 'partner': "
+        f"['Invalid pk \"{theirs.pk}\" - object does not exist.']}}",
         "row 3: {'partner': "
         "['partner instance with id 999999 is not a valid choice.']}",
     ]

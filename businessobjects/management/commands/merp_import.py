@@ -1,3 +1,4 @@
+import codecs
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -46,8 +47,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Import the good rows even when some rows are bad.",
         )
-        parser.add_argument("--delimiter", default=",")
-        parser.add_argument("--encoding", default="utf-8-sig")
+        parser.add_argument(
+            "--delimiter",
+            default=",",
+            help="One character between values (default ,); \\t or tab for tabs.",
+        )
+        parser.add_argument(
+            "--encoding",
+            default="utf-8-sig",
+            help="The file's encoding (default UTF-8, with or without BOM), e.g. "
+            "latin-1 or cp1252 for spreadsheet exports.",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -57,9 +67,10 @@ class Command(BaseCommand):
         user = self._user(options["user"])
         company = self._company(options["company"], user)
         path: Path = options["csv"]
-        delimiter = options["delimiter"]
+        delimiter = self._delimiter(options["delimiter"])
+        encoding = self._encoding(options["encoding"])
         try:
-            with path.open(encoding=options["encoding"], newline="") as stream:
+            with path.open(encoding=encoding, newline="") as stream:
                 total = imports.count_rows(stream, delimiter=delimiter)
                 stream.seek(0)
                 # tqdm draws only on a terminal (disable=None); quiet at -v 0. It
@@ -83,7 +94,12 @@ class Command(BaseCommand):
                         delimiter=delimiter,
                         on_batch=bar.update,
                     )
-        except (OSError, UnicodeDecodeError, imports.ImportFileError) as exc:
+        except UnicodeDecodeError as exc:
+            raise CommandError(
+                f"{path}: not readable as {encoding} (byte {exc.start}); pass the "
+                "file's encoding with --encoding, e.g. --encoding latin-1."
+            ) from None
+        except (OSError, imports.ImportFileError) as exc:
             raise CommandError(f"{path}: {exc}") from None
 
         for error in result.errors:
@@ -109,6 +125,26 @@ class Command(BaseCommand):
                 f"{len(result.errors)} bad row(s) of {result.rows}: {outcome}.",
                 returncode=1,
             )
+
+    @staticmethod
+    def _delimiter(value: str) -> str:
+        value = {"\\t": "\t", "tab": "\t"}.get(value, value)
+        if len(value) != 1 or value in '\r\n"':
+            raise CommandError(
+                f"--delimiter must be one character (a quote or newline cannot "
+                f"be one), not {value!r}."
+            )
+        return value
+
+    @staticmethod
+    def _encoding(value: str) -> str:
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise CommandError(
+                f"--encoding {value!r} is not an encoding Python knows "
+                "(e.g. utf-8, latin-1, cp1252)."
+            ) from None
 
     def _user(self, username):
         if not username:
