@@ -89,7 +89,8 @@ def test_worker_survives_four_redis_kills_and_delivers_every_event(
         wait_for(lambda: lock_waiters() >= 1, what="a forwarding task mid-batch")
         server.kill()
         wait_for(
-            lambda: count("Connection to broker") > lost, what="the worker to notice"
+            lambda lost=lost: count("Connection to broker") > lost,
+            what="the worker to notice",
         )
         table_share_lock.release()
         for i in range(3):
@@ -99,7 +100,7 @@ def test_worker_survives_four_redis_kills_and_delivers_every_event(
         redis.Redis.from_url(server.url).delete(kick_key)
         # The worker must reconnect (not die, not sleep through the outage).
         wait_for(
-            lambda: (
+            lambda connected=connected: (
                 count("Connected to redis") > connected
                 or worker.process.poll() is not None
             ),
