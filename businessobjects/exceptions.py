@@ -1,3 +1,6 @@
+from django.core.exceptions import ObjectDoesNotExist
+
+
 class VersionConflict(Exception):
     """The caller's ``version`` is not the stored one (someone else wrote first)."""
 
@@ -12,3 +15,8 @@ class VersionConflict(Exception):
 
 class ObjectInUse(Exception):
     """The object cannot be deleted while other business objects refer to it."""
+
+
+class ObjectNotFound(ObjectDoesNotExist):
+    """The object is gone: deleted (or moved out of reach) after the caller read it,
+    e.g. by a concurrent request. The API answers 404."""

@@ -28,8 +28,6 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
-    # Swagger UI and ReDoc served from the installation, never from a CDN.
-    "drf_spectacular_sidecar",
     "simple_history",
     "businessobjects",
     "extensions",
@@ -39,9 +37,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Static files (admin, Swagger UI, ReDoc) served by the web process itself,
-    # with DEBUG=false too, from STATIC_ROOT after collectstatic.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -86,7 +81,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
+STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REDIS_URL = env("REDIS_URL", default="")
 
@@ -209,13 +204,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    # Request bodies documented as JSON only, so generated clients send JSON (an
-    # `extensions` object has no form encoding). The parsers accepted at run
-    # time are REST_FRAMEWORK's.
-    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # LOG_FORMAT=json: one JSON object per line. Every line carries correlation_id,

@@ -18,7 +18,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
-from events import streams
+from events import outbox, streams
 from merp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,6 +257,12 @@ def reset_celery_connections() -> None:
                 pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
+    # The commit-time kick's own connections and its pause after a failure.
+    for pool in list(outbox._kick_pools.values()):
+        with contextlib.suppress(Exception):
+            pool.force_close_all()
+    outbox._kick_pools.clear()
+    outbox._kick_paused_until = 0.0
 
 
 @pytest.fixture
