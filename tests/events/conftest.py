@@ -250,11 +250,9 @@ def persistent_redis_server(tmp_path):
 
 
 def reset_celery_connections() -> None:
-    """Drop this process's broker connections (the next publish opens new ones)."""
-    for pool in (celery_app._pool, getattr(celery_app.amqp, "_producer_pool", None)):
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                pool.force_close_all()
+    """Forget this process's broker pools, so the next publish takes the pool of
+    the current broker URL (kombu keeps one per URL; closing one would break it
+    for every later user of that URL)."""
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
     # The commit-time kick's own connections and its pause after a failure.
