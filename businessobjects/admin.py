@@ -1,11 +1,12 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 
 from audit.admin import BusinessObjectHistoryAdmin
 from extensions.forms import ExtensionFieldsAdminMixin
 
 from . import services
-from .exceptions import ObjectInUse
+from .exceptions import ObjectInUse, ObjectNotFound
 from .models import BusinessObject, Company, Membership
 from .registry import registrations
 
@@ -96,7 +97,12 @@ class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
         }
         extensions = getattr(form, "extension_values", None)
         if change:
-            services.update(obj, data=data, extensions=extensions, user=request.user)
+            try:
+                services.update(
+                    obj, data=data, extensions=extensions, user=request.user
+                )
+            except ObjectNotFound as exc:  # deleted while the form was open
+                raise Http404(str(exc)) from exc
         else:
             fields = {
                 name: form.cleaned_data[name]
@@ -116,6 +122,8 @@ class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
     def delete_model(self, request, obj):
         try:
             services.delete(obj, user=request.user)
+        except ObjectNotFound:
+            pass  # deleted meanwhile by someone else: what was asked for
         except ObjectInUse as exc:
             raise ValidationError(str(exc)) from exc
 
@@ -123,6 +131,8 @@ class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
         for obj in queryset:
             try:
                 services.delete(obj, user=request.user)
+            except ObjectNotFound:
+                pass  # deleted meanwhile by someone else
             except ObjectInUse as exc:
                 self.message_user(request, str(exc), messages.ERROR)
 

@@ -1,3 +1,6 @@
+from django.core.exceptions import ObjectDoesNotExist
+
+
 class VersionConflict(Exception):
     """The caller's ``version`` is not the stored one (someone else wrote first)."""
 
@@ -25,3 +28,8 @@ class PreconditionFailed(VersionConflict):
             f"Precondition failed: If-Match does not name the current version "
             f"{actual}. Reload the object and apply your change again.",
         )
+
+
+class ObjectNotFound(ObjectDoesNotExist):
+    """The object is gone: deleted (or moved out of reach) after the caller read it,
+    e.g. by a concurrent request. The API answers 404."""

@@ -22,7 +22,12 @@ from extensions import services as ext
 
 from . import context, db
 from .conf import merp_settings
-from .exceptions import ObjectInUse, PreconditionFailed, VersionConflict
+from .exceptions import (
+    ObjectInUse,
+    ObjectNotFound,
+    PreconditionFailed,
+    VersionConflict,
+)
 from .models import BusinessObject
 from .registry import get_registration
 
@@ -567,12 +572,23 @@ def _lock_references(instances: list[BusinessObject]) -> None:
 
 
 def _lock(instance: BO) -> BO:
+    """The stored row of ``instance``, locked for this transaction.
+
+    The caller read ``instance`` earlier; a concurrent delete may have removed the
+    row since (the lock waits for that transaction and then finds nothing): that
+    is ``ObjectNotFound`` (404), not an error.
+    """
     model = type(instance)
-    return (
-        model.objects.select_for_update()
-        .for_company(instance.company_id)
-        .get(pk=instance.pk)
-    )
+    try:
+        return (
+            model.objects.select_for_update()
+            .for_company(instance.company_id)
+            .get(pk=instance.pk)
+        )
+    except model.DoesNotExist:
+        raise ObjectNotFound(
+            f"This {model._meta.verbose_name} no longer exists (deleted meanwhile)."
+        ) from None
 
 
 def _represent(instance: BusinessObject) -> dict:

@@ -1,6 +1,9 @@
 """Writing events to the outbox, inside the caller's transaction."""
 
 import logging
+import os
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -148,11 +151,77 @@ def _sequence(**options) -> None:
         logger.exception("Sequencing the outbox failed; the next call retries.")
 
 
+# The kick (queuing a forwarding task after a commit) must never stall the write
+# that has just committed: the events are safe in the outbox and the beat sweep
+# sends them anyway. Celery's own publish waits on the broker: even with
+# retry=False, kombu's default channel retries the connection for
+# broker_connection_timeout (about 6 s per write while Redis is down). The kick
+# instead makes ONE connection attempt bounded by KICK_TIMEOUT, and after a
+# failure this process skips kicks for KICK_PAUSE seconds.
+KICK_TIMEOUT = 0.5
+KICK_PAUSE = 5.0
+
+_kick_lock = threading.Lock()
+_kick_pools: dict = {}
+_kick_paused_until = 0.0
+
+
+def _kick_pool(app):
+    """This process's pool of bounded broker connections for kicks."""
+    key = (os.getpid(), app.conf.broker_write_url or app.conf.broker_url)
+    with _kick_lock:
+        pool = _kick_pools.get(key)
+        if pool is None:
+            options = {
+                **(app.conf.broker_transport_options or {}),
+                "max_retries": 0,  # kombu: one connection attempt, no retry loop
+                "socket_connect_timeout": KICK_TIMEOUT,
+                "socket_timeout": KICK_TIMEOUT,
+            }
+            connection = app.connection_for_write(
+                transport_options=options, connect_timeout=KICK_TIMEOUT
+            )
+            pool = _kick_pools[key] = connection.Pool(
+                limit=app.conf.broker_pool_limit or 10
+            )
+        return pool
+
+
+def _drop_kick_pool(app) -> None:
+    """Forget connections a failed kick may have left half-open."""
+    key = (os.getpid(), app.conf.broker_write_url or app.conf.broker_url)
+    with _kick_lock:
+        pool = _kick_pools.pop(key, None)
+    if pool is not None:
+        try:
+            pool.force_close_all()
+        except Exception:
+            pass
+
+
+def _kick(task) -> None:
+    """Queue ``task`` with one bounded publish attempt (raises on failure)."""
+    global _kick_paused_until
+    app = task.app
+    if app.conf.task_always_eager:
+        task.apply_async()
+        return
+    try:
+        with _kick_pool(app).acquire(block=True, timeout=KICK_TIMEOUT) as connection:
+            task.apply_async(retry=False, connection=connection)
+    except Exception:
+        _kick_paused_until = time.monotonic() + KICK_PAUSE
+        _drop_kick_pool(app)
+        raise
+
+
 def _queue_forwarding() -> bool:
     """Queue a forwarding task unless one is queued and not started yet; return
     False when none could be queued."""
     from .tasks import forward_outbox
 
+    if time.monotonic() < _kick_paused_until:
+        return False  # a kick failed moments ago: Redis is not tried again yet
     try:
         queue = streams.claim_forward_kick()
     except Exception:
@@ -160,7 +229,7 @@ def _queue_forwarding() -> bool:
     if not queue:
         return True  # the queued task has not started: it will see these rows
     try:
-        forward_outbox.apply_async(retry=False)
+        _kick(forward_outbox)
         return True
     except Exception as exc:
         # Redis or the broker is down: the events are safe in the outbox and the

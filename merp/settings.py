@@ -122,10 +122,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-# A worker that loses its broker connection must not keep running unacked tasks
-# that will be redelivered anyway.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# A forwarding task that loses the broker connection finishes its batch: killing
+# it between XADD and marking the rows sent would only send them twice (its
+# redelivered message then finds nothing to do).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery 5.7.0's consumer dies when Redis restarts with a task in flight
+# (AttributeError ... 'hostname'); merp.celery.Consumer closes the dead
+# connection once (docs/troubleshooting.md).
+CELERY_WORKER_CONSUMER = "merp.celery:Consumer"
 
 AUDIT_ENABLED = env.bool("AUDIT_ENABLED", default=True)
 EVENT_PUBLISHING_ENABLED = env.bool("EVENT_PUBLISHING_ENABLED", default=True)

@@ -11,7 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from businessobjects.exceptions import ObjectInUse, PreconditionFailed, VersionConflict
+from businessobjects.exceptions import (
+    ObjectInUse,
+    ObjectNotFound,
+    PreconditionFailed,
+    VersionConflict,
+)
 
 from .parsers import RequestTooLarge
 
@@ -55,6 +60,9 @@ def exception_handler(exc, context):
             {"version": [str(exc)], "current_version": exc.actual},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, ObjectNotFound):
+        # Deleted by a concurrent request after this one looked it up.
+        exc = exceptions.NotFound()
     if isinstance(exc, ObjectInUse):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)

@@ -18,7 +18,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.db import connection
 
-from events import streams
+from events import outbox, streams
 from merp.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,15 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 class WorkerProcess:
     """``celery -A merp worker`` (optionally with embedded beat) as a subprocess."""
 
-    def __init__(self, tmp_path: Path, *, beat: bool = False, **env: str):
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        beat: bool = False,
+        pool: str = "solo",
+        concurrency: int = 1,
+        **env: str,
+    ):
         self.log_path = tmp_path / f"worker-{time.monotonic_ns()}.log"
         command = [
             sys.executable,
@@ -100,7 +108,8 @@ class WorkerProcess:
             "-A",
             "merp",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
+            f"--concurrency={concurrency}",
             "--loglevel=INFO",
             "--without-mingle",
             "--without-gossip",
@@ -163,9 +172,12 @@ def free_port() -> int:
 class RedisServer:
     """A dedicated redis-server this test may stop and start (never the shared one)."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, *, persistent: bool = False):
         self.port = free_port()
         self.dir = tmp_path
+        # Persistent: an fsync'ed append-only file, so even SIGKILL loses nothing
+        # acknowledged (streams, the broker's queue and its unacked tasks).
+        self.persistent = persistent
         self.process: subprocess.Popen | None = None
 
     @property
@@ -182,8 +194,11 @@ class RedisServer:
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
+                *(
+                    ("--appendonly", "yes", "--appendfsync", "always")
+                    if self.persistent
+                    else ("--appendonly", "no")
+                ),
                 "--dir",
                 str(self.dir),
             ],
@@ -206,6 +221,13 @@ class RedisServer:
             self.process.wait(timeout=20)
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, clients see their connections drop."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=20)
+        self.process = None
+
 
 @pytest.fixture
 def redis_server(tmp_path):
@@ -215,6 +237,53 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def persistent_redis_server(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is needed on PATH for the outage tests.")
+    server = RedisServer(tmp_path, persistent=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+def reset_celery_connections() -> None:
+    """Forget this process's broker pools, so the next publish takes the pool of
+    the current broker URL (kombu keeps one per URL; closing one would break it
+    for every later user of that URL)."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    # The commit-time kick's own connections and its pause after a failure.
+    for pool in list(outbox._kick_pools.values()):
+        with contextlib.suppress(Exception):
+            pool.force_close_all()
+    outbox._kick_pools.clear()
+    outbox._kick_paused_until = 0.0
+
+
+@pytest.fixture
+def all_redis_on(settings):
+    """Point this process's Redis uses (Celery broker, event streams, cache) at
+    ``server``, as REDIS_URL=server.url would at start-up; restored afterwards."""
+    saved = celery_app.conf.broker_url
+
+    def point(server) -> None:
+        settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": server.url}
+        settings.CACHES = {
+            "default": {
+                **settings.CACHES["default"],
+                "LOCATION": server.url,
+                "BACKEND": "django_redis.cache.RedisCache",
+            }
+        }
+        celery_app.conf.broker_url = server.url
+        reset_celery_connections()
+
+    yield point
+    celery_app.conf.broker_url = saved
+    reset_celery_connections()
 
 
 @pytest.fixture
