@@ -107,11 +107,7 @@ def definition_update(definition: FieldDefinition, *, user=None, **attrs):
     _check_attributes(attrs)
     try:
         with transaction.atomic():
-            locked = (
-                FieldDefinition.objects.select_for_update()
-                .select_related("content_type", "company")
-                .get(pk=definition.pk)
-            )
+            locked = _lock_definition().get(pk=definition.pk)
             if (
                 model is not None
                 and content_type_for(model).pk != locked.content_type_id
@@ -154,11 +150,7 @@ def definition_delete(
     """
     try:
         with transaction.atomic():
-            locked = (
-                FieldDefinition.objects.select_for_update()
-                .select_related("content_type", "company")
-                .get(pk=definition.pk)
-            )
+            locked = _lock_definition().get(pk=definition.pk)
             count = ExtensionValue.objects.filter(definition_id=locked.pk).count()
             if count and not purge:
                 if locked.is_active:
@@ -174,6 +166,17 @@ def definition_delete(
         _forget_definitions(definition)
         raise
     return DefinitionDeletion(deleted=True, deactivated=False, values=count)
+
+
+def _lock_definition():
+    # Only the definition row (not its company and content type: every write
+    # checks its foreign keys to those), and FOR NO KEY UPDATE: value rows
+    # committing meanwhile check their foreign key to it (FOR KEY SHARE, at
+    # commit, the constraints being deferred) and must not wait for us while
+    # we wait for them.
+    return FieldDefinition.objects.select_for_update(
+        of=("self",), no_key=True
+    ).select_related("content_type", "company")
 
 
 def _forget_definitions(definition: FieldDefinition) -> None:

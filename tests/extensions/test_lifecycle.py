@@ -481,3 +481,73 @@ def test_admin_deactivate_action_and_list_edit_are_updates(
     assert response.status_code == 302
     body, *_ = assert_consistent(client, p.pk, before)
     assert body["extensions"] == {"tier": "gold"}
+
+
+# -- concurrency -------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_value_written_during_a_type_change_is_converted_too(
+    api, admin_a, company_a, define, partner
+):
+    """A writer that validated against the old type and is still open when the
+    change starts: the change waits for it and converts its value too."""
+    import threading
+
+    from django.db import connection, connections
+
+    from businessobjects import services as bo
+    from extensions import services
+
+    definition = define(company_a, "code", "string")
+    holder = partner(company_a, extensions={"code": "1"})
+    late = partner(company_a)
+    client = api(admin_a)
+    written, release = threading.Event(), threading.Event()
+    failures = []
+
+    def writer():
+        try:
+            with transaction.atomic():
+                bo.update(late, extensions={"code": "42"})
+                written.set()
+                release.wait(60)
+        except Exception as exc:  # reported below
+            failures.append(exc)
+            written.set()
+        finally:
+            connections.close_all()
+
+    def change():
+        try:
+            services.definition_update(definition, field_type="integer")
+        except Exception as exc:
+            failures.append(exc)
+        finally:
+            connections.close_all()
+
+    from django.db import transaction
+
+    first = threading.Thread(target=writer)
+    first.start()
+    assert written.wait(60)
+    second = threading.Thread(target=change)
+    second.start()
+    # Wait (bounded) until the change waits for the writer's lock.
+    with connection.cursor() as cursor:
+        for _ in range(600):
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                break
+            second.join(0.05)
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert not failures, [str(f) for f in failures]
+    for pk, value in ((holder.pk, 1), (late.pk, 42)):
+        body, event, _ = assert_consistent(client, pk)
+        assert body["extensions"] == {"code": value}
+        assert event.changes == {"extensions.code": {"old": str(value), "new": value}}
