@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from simple_history.utils import bulk_update_with_history
 
 from audit import context as audit_context
@@ -94,34 +94,44 @@ def definition_create(*, company, model, **attrs) -> FieldDefinition:
 
 
 def definition_update(definition: FieldDefinition, *, user=None, **attrs):
-    """Change a definition; a type change converts every value or is refused."""
+    """Change a definition, keeping what objects show in step with their history.
+
+    A change of what the API shows (type, decimal places, name, active or not)
+    is an update of every object that holds a value: its version goes up and it
+    gets one history entry and one ``<model>.updated`` event, through
+    ``businessobjects.services.bulk_update``, in this transaction. A type change
+    whose values do not all convert, and a rule that stored values (or objects
+    without one, for ``required``) would break, are refused.
+    """
     model = attrs.pop("model", None)
     _check_attributes(attrs)
-    with transaction.atomic():
-        locked = (
-            FieldDefinition.objects.select_for_update()
-            .select_related("content_type")
-            .get(pk=definition.pk)
-        )
-        if model is not None and content_type_for(model).pk != locked.content_type_id:
-            raise ValidationError(
-                {
-                    "model": [
-                        "A custom field cannot move to another business object; "
-                        "define a new field there instead."
-                    ]
-                }
-            )
-        original = copy.copy(locked)
-        for name, value in attrs.items():
-            setattr(locked, name, value)
-        if (original.field_type, original.decimal_places) != (
-            locked.field_type,
-            locked.decimal_places,
-        ):
-            _lock_values()
-        _save_definition(locked)
-        _convert_values(original, locked, user=user)
+    try:
+        with transaction.atomic():
+            locked = _lock_definition().get(pk=definition.pk)
+            if (
+                model is not None
+                and content_type_for(model).pk != locked.content_type_id
+            ):
+                raise ValidationError(
+                    {
+                        "model": [
+                            "A custom field cannot move to another business object; "
+                            "define a new field there instead."
+                        ]
+                    }
+                )
+            original = copy.copy(locked)
+            for name, value in attrs.items():
+                setattr(locked, name, value)
+            if _touches_values(original, locked):
+                _lock_for_change(original)
+            # full_clean() checks the stored values against the change, under
+            # the locks taken above.
+            _save_definition(locked)
+            _rewrite_objects(original, locked, user=user)
+    except BaseException:
+        _forget_definitions(definition)
+        raise
     definition.__dict__.update(
         {k: v for k, v in locked.__dict__.items() if not k.startswith("_state")}
     )
@@ -133,24 +143,273 @@ def definition_delete(
 ) -> DefinitionDeletion:
     """Delete a definition; one that holds values is deactivated unless ``purge``.
 
-    Purging deletes the values first (each leaves a history row), then the
-    definition: it is the only path that destroys custom-field data.
+    Deactivating hides the values: each object that held one gets an update
+    (version, history entry, event) saying so. Purging is such an update too,
+    deleting the values (each leaves a value history row), then the definition:
+    it is the only path that destroys custom-field data.
     """
-    with transaction.atomic():
-        locked = FieldDefinition.objects.select_for_update().get(pk=definition.pk)
-        if purge:
-            _lock_values()
-        count = ExtensionValue.objects.filter(definition_id=locked.pk).count()
-        if count and not purge:
-            if locked.is_active:
-                locked.is_active = False
-                locked.save(update_fields=["is_active", "updated_at"])
-            definition.is_active = False
-            return DefinitionDeletion(deleted=False, deactivated=True, values=count)
-        if count:
-            _purge_values(locked, user=user)
-        locked.delete()
+    try:
+        with transaction.atomic():
+            locked = _lock_definition().get(pk=definition.pk)
+            count = ExtensionValue.objects.filter(definition_id=locked.pk).count()
+            if count and not purge:
+                if locked.is_active:
+                    definition_update(locked, user=user, is_active=False)
+                definition.is_active = False
+                return DefinitionDeletion(deleted=False, deactivated=True, values=count)
+            if count:
+                _lock_for_change(locked)
+                _rewrite_objects(locked, None, user=user)
+                _purge_values(locked, user=user)
+            locked.delete()
+    except BaseException:
+        _forget_definitions(definition)
+        raise
     return DefinitionDeletion(deleted=True, deactivated=False, values=count)
+
+
+def _lock_definition():
+    # Only the definition row (not its company and content type: every write
+    # checks its foreign keys to those), and FOR NO KEY UPDATE: value rows
+    # committing meanwhile check their foreign key to it (FOR KEY SHARE, at
+    # commit, the constraints being deferred) and must not wait for us while
+    # we wait for them.
+    return FieldDefinition.objects.select_for_update(
+        of=("self",), no_key=True
+    ).select_related("content_type", "company")
+
+
+def _forget_definitions(definition: FieldDefinition) -> None:
+    # The change saved the definition (and a bulk update may have cached it)
+    # before it was rolled back: the cache must not keep serving it.
+    from . import cache
+
+    cache.invalidate(definition.company_id, definition.content_type_id)
+
+
+# -- what objects show ------------------------------------------------------------
+
+# Attributes whose change alters what the API shows of objects holding a value.
+SHOWN_ATTRIBUTES = ("field_type", "decimal_places", "name", "is_active")
+# Rules that stored values (or objects without one) may break.
+RULE_ATTRIBUTES = ("required", "choices", "min_value", "max_value", "max_length")
+RULE_ATTRIBUTES += ("regex",)
+# Offending objects named in a refusal; the rest are counted.
+SHOWN_OFFENDERS = 10
+
+
+def _retyped(original: FieldDefinition, changed: FieldDefinition) -> bool:
+    return (original.field_type, original.decimal_places) != (
+        changed.field_type,
+        changed.decimal_places,
+    )
+
+
+def _touches_values(original: FieldDefinition, changed: FieldDefinition) -> bool:
+    return any(
+        getattr(original, attr) != getattr(changed, attr)
+        for attr in SHOWN_ATTRIBUTES + RULE_ATTRIBUTES
+    )
+
+
+def _rewrite_objects(
+    original: FieldDefinition, changed: FieldDefinition | None, *, user
+) -> None:
+    """Bring every object holding a value of ``original`` to ``changed``.
+
+    ``changed`` None is a purge. Objects whose shown value changes are updated
+    through ``bulk_update`` (the planned change set in ``extensions.services.
+    Transition``); value rows that only move to another column (an integer
+    becoming json shows the same) are rewritten with value history alone.
+    """
+    from businessobjects import services as bo
+
+    from . import services
+
+    retyped = changed is not None and _retyped(original, changed)
+    renamed = changed is not None and changed.name != original.name
+    shown_before = original.is_active
+    shown_after = changed is not None and changed.is_active
+    if not (retyped or renamed or shown_before != shown_after):
+        return
+    target = changed or original
+    model = original.content_type.model_class()
+    reason = audit_context.get_change_reason() or _reason(original, changed)
+    rows = ExtensionValue.objects.filter(definition_id=original.pk).order_by(
+        "object_id"
+    )
+    after_id = -1
+    while True:
+        batch = list(rows.filter(object_id__gt=after_id)[: _batch_size()])
+        if not batch:
+            return
+        after_id = batch[-1].object_id
+        planned = services.Transition(
+            model=model,
+            company_id=original.company_id,
+            definition_id=original.pk,
+            name=target.name,
+            shown=shown_after,
+        )
+        moved = []
+        for row in batch:
+            stored = getattr(row, original.column)
+            old = original.represent(stored)
+            value, new = None, None
+            if changed is not None:
+                value = stored
+                if retyped and old is not None:
+                    value = _convert(row, old, changed)
+                new = changed.represent(value)
+            changes = {}
+            if shown_before and shown_after and not renamed:
+                if old != new:
+                    changes[original.name] = {"old": old, "new": new}
+            else:
+                if shown_before and old is not None:
+                    changes[original.name] = {"old": old, "new": None}
+                if shown_after and new is not None:
+                    changes[changed.name] = {"old": None, "new": new}
+            upserts, deletes = [], []
+            if changed is None:
+                deletes.append(row)  # carries the old value for its history row
+            elif retyped:
+                row.definition = changed
+                row.set_value(value)
+                upserts.append(row)
+            if not changes:
+                moved.extend(upserts)  # the value moves, nothing shown changes
+                continue
+            planned.plans[row.object_id] = (new, changes, upserts, deletes)
+        if planned.plans:
+            with services.transition(planned):
+                bo.bulk_update(
+                    model,
+                    rows=[{"id": pk} for pk in planned.plans],
+                    company=original.company,
+                    user=user,
+                    reason=reason,
+                )
+        _bulk_update_values(moved, user=user)
+
+
+def _reason(original: FieldDefinition, changed: FieldDefinition | None) -> str:
+    what = f"custom field {original.name!r}"
+    if changed is None:
+        return f"{what} purged"
+    done = []
+    if changed.name != original.name:
+        done.append(f"renamed to {changed.name!r}")
+    if _retyped(original, changed):
+        done.append(f"changed to {changed.field_type}")
+    if changed.is_active != original.is_active:
+        done.append("activated" if changed.is_active else "deactivated")
+    return f"{what} {', '.join(done)}"
+
+
+def _convert(row: ExtensionValue, old, changed: FieldDefinition):
+    try:
+        return changed.type.clean(types.conversion_input(old, changed.type), changed)
+    except ValidationError as exc:
+        # clean() checked every value under the lock: only a bug gets here.
+        raise ValidationError(
+            {"field_type": [f"object {row.object_id}: {exc.messages[0]}"]}
+        ) from exc
+
+
+def _batch_size() -> int:
+    return merp_settings.BULK_BATCH_SIZE
+
+
+def check_stored_values(original: FieldDefinition, changed: FieldDefinition) -> None:
+    """Raise ValidationError unless stored values fit ``changed``.
+
+    Every value must convert to a new type and meet the new rules, and a field
+    made required needs a value on every object. Both admin and API come here
+    (``FieldDefinition.clean``), with the write path's own validation
+    (``changed.type.clean``).
+    """
+    if _retyped(original, changed):
+        check_conversion(original, changed)  # also applies the new rules
+    else:
+        _check_rules(original, changed)
+    if changed.required and not original.required:
+        _check_required(original)
+
+
+def _check_rules(original: FieldDefinition, changed: FieldDefinition) -> None:
+    rules = [
+        attr
+        for attr in RULE_ATTRIBUTES
+        if attr != "required" and getattr(original, attr) != getattr(changed, attr)
+    ]
+    if not rules:
+        return
+    offenders: dict[str, list[int]] = {}
+    for row in (
+        ExtensionValue.objects.filter(definition_id=original.pk)
+        .order_by("object_id")
+        .iterator(chunk_size=2000)
+    ):
+        old = original.represent(getattr(row, original.column))
+        if old is None or _fits(old, changed):
+            continue
+        # Name the rule that refuses it (the first, if only several together do).
+        for attr in rules:
+            alone = copy.copy(original)
+            setattr(alone, attr, getattr(changed, attr))
+            if not _fits(old, alone):
+                break
+        else:
+            attr = rules[0]
+        offenders.setdefault(attr, []).append(row.object_id)
+    if offenders:
+        raise ValidationError(
+            {
+                attr: [_refusal(ids, f"holds a value that breaks the new {attr}")]
+                for attr, ids in offenders.items()
+            }
+        )
+
+
+def _fits(value, definition: FieldDefinition) -> bool:
+    try:
+        definition.type.clean(value, definition)
+    except ValidationError:
+        return False
+    return True
+
+
+def _check_required(original: FieldDefinition) -> None:
+    model = original.content_type.model_class()
+    filled = ExtensionValue.objects.filter(definition_id=original.pk)
+    if original.type.has_text_rules or original.field_type == "choice":
+        filled = filled.exclude(value_text="")
+    lacking = (
+        model.objects.for_company(original.company_id)
+        .exclude(pk__in=filled.values("object_id"))
+        .order_by("pk")
+    )
+    count = lacking.count()
+    if count:
+        ids = list(lacking.values_list("pk", flat=True)[:SHOWN_OFFENDERS])
+        raise ValidationError(
+            {"required": [_refusal(ids, "has no value", count=count)]}
+        )
+
+
+def _refusal(ids: list[int], what: str, *, count: int | None = None) -> str:
+    count = len(ids) if count is None else count
+    shown = ", ".join(str(pk) for pk in ids[:SHOWN_OFFENDERS])
+    more = count - min(len(ids), SHOWN_OFFENDERS)
+    noun = "object" if count == 1 else "objects"
+    verb = (
+        what if count == 1 else what.replace("holds", "hold").replace("has ", "have ")
+    )
+    return (
+        f"{count} {noun} {verb}: {shown}{f' and {more} more' if more else ''}. "
+        "Change those values first."
+    )
 
 
 def value_conversions(original: FieldDefinition, changed: FieldDefinition):
@@ -211,25 +470,6 @@ def check_conversion(original: FieldDefinition, changed: FieldDefinition) -> Non
         )
 
 
-def _convert_values(original, changed, *, user) -> None:
-    if (original.field_type, original.decimal_places) == (
-        changed.field_type,
-        changed.decimal_places,
-    ):
-        return
-    batch: list[ExtensionValue] = []
-    for row, value, error in value_conversions(original, changed):
-        if error is not None:  # clean() checked; this is a concurrent write
-            raise ValidationError({"field_type": [f"object {row.object_id}: {error}"]})
-        row.definition = changed
-        row.set_value(value)
-        batch.append(row)
-        if len(batch) >= merp_settings.BULK_BATCH_SIZE:
-            _bulk_update_values(batch, user=user)
-            batch = []
-    _bulk_update_values(batch, user=user)
-
-
 def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
     if not rows:
         return
@@ -259,6 +499,39 @@ def _purge_values(definition: FieldDefinition, *, user) -> None:
         ExtensionValue.objects.filter(pk__in=[r.pk for r in rows])._raw_delete(
             queryset.db
         )
+
+
+def _lock_for_change(definition: FieldDefinition) -> None:
+    """Lock the objects holding a value of ``definition``, then the value table.
+
+    The objects first, as every write does (object row, then its values), so
+    that a writer holding an object and waiting for the values cannot deadlock
+    with us. Values written meanwhile belong to objects we then lock without
+    waiting; one locked by a writer now waiting for us makes us start over.
+    """
+    if connection.vendor != "postgresql":
+        return  # SQLite serialises writers
+    model = definition.content_type.model_class()
+    objects = model.objects.for_company(definition.company_id).select_for_update()
+    values = ExtensionValue.objects.filter(definition_id=definition.pk)
+    for attempt in range(5):
+        try:
+            with transaction.atomic():  # a retry releases what this one took
+                held = set(values.values_list("object_id", flat=True))
+                list(objects.filter(pk__in=held).order_by("pk").values_list("pk"))
+                _lock_values()
+                new = set(values.values_list("object_id", flat=True)) - held
+                if new:
+                    list(
+                        objects.select_for_update(nowait=True)
+                        .filter(pk__in=new)
+                        .order_by("pk")
+                        .values_list("pk")
+                    )
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
 
 
 def _lock_values() -> None:

@@ -183,6 +183,9 @@ class FieldDefinition(models.Model):
             else:
                 self.default = self.represent(value)
 
+        if self.name and "__" in self.name:
+            # ext__<name>__<lookup> would read part of the name as a lookup.
+            add("name", "A custom field name cannot contain '__' (two underscores).")
         if self.company_id and self.content_type_id and self.name:
             clash = FieldDefinition.objects.filter(
                 company_id=self.company_id,
@@ -201,7 +204,7 @@ class FieldDefinition(models.Model):
             raise ValidationError(errors)
 
     def _check_stored_values(self) -> None:
-        from .definitions import check_conversion
+        from .definitions import check_stored_values
 
         original = (
             FieldDefinition.objects.filter(pk=self.pk)
@@ -209,7 +212,7 @@ class FieldDefinition(models.Model):
             .first()
         )
         if original is not None:
-            check_conversion(original, self)
+            check_stored_values(original, self)
 
 
 class ValueHistoricalRecords(MerpHistoricalRecords):

@@ -21,7 +21,9 @@ manage the definitions.
 
 import functools
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +82,81 @@ class ExtensionWrite:
     created: list = field(default_factory=list)
     upserts: list = field(default_factory=list)
     deletes: list = field(default_factory=list)
+
+
+@dataclass
+class Transition:
+    """A definition change rewriting what the API shows of some objects.
+
+    ``extensions.definitions`` plans it (one ``(shown value, changes, upserts,
+    deletes)`` per object id); ``prepare`` hands each planned object's part to
+    the business-object update that ``businessobjects.services.bulk_update``
+    runs under the object's lock, so the object gets its version bump, history
+    entry and event like any write.
+    """
+
+    model: type
+    company_id: int
+    definition_id: int
+    # The definition's name and whether it is shown once the change is made
+    # (False for a deactivation or a purge).
+    name: str
+    shown: bool
+    # object id -> (value as shown after, changes by name, upserts, deletes)
+    plans: dict = field(default_factory=dict)
+
+    def stage(self, instance) -> "ExtensionWrite":
+        shown_after, changes, upserts, deletes = self.plans[instance.pk]
+        stored = instance.__dict__.pop("_merp_extension_rows", None)
+        if stored is None:
+            stored = _load(
+                self.company_id,
+                self.model,
+                [instance.pk],
+                definitions_for(self.company_id, self.model),
+            )[instance.pk]
+        values = {}
+        for definition in definitions_for(self.company_id, self.model):
+            if definition.pk == self.definition_id:
+                if self.shown:
+                    values[self.name] = shown_after
+                continue
+            found = stored.get(definition.pk)
+            values[definition.name] = definition.represent(found and found[1])
+        return ExtensionWrite(
+            values=values,
+            changes=dict(changes),
+            upserts=list(upserts),
+            deletes=list(deletes),
+        )
+
+
+_transition: ContextVar[Transition | None] = ContextVar(
+    "merp_ext_transition", default=None
+)
+
+
+@contextmanager
+def transition(planned: Transition) -> Iterator[None]:
+    """Let ``prepare`` stage ``planned``'s objects (updates given no extensions)."""
+    token = _transition.set(planned)
+    try:
+        yield
+    finally:
+        _transition.reset(token)
+
+
+def _planned(model, company, instance) -> Transition | None:
+    planned = _transition.get()
+    if (
+        planned is None
+        or instance is None
+        or planned.model is not model
+        or planned.company_id != _company_id(company)
+        or instance.pk not in planned.plans
+    ):
+        return None
+    return planned
 
 
 # -- definitions, as the write and read paths see them -----------------------
@@ -269,6 +346,9 @@ def validate(
 def prepare(model, company, incoming: dict | None, *, instance=None) -> ExtensionWrite:
     """Validate ``incoming`` for a create (``instance=None``) or an update."""
     creating = instance is None
+    planned = _planned(model, company, instance) if incoming is None else None
+    if planned is not None:
+        return planned.stage(instance)
     definitions = definitions_for(company, model)
     if not definitions and not incoming:
         return ExtensionWrite()
@@ -459,6 +539,7 @@ __all__ = [
     "DefinitionDeletion",
     "ExtensionValidationError",
     "ExtensionWrite",
+    "Transition",
     "bulk_write",
     "check_conversion",
     "content_type_for",
@@ -474,6 +555,7 @@ __all__ = [
     "remove",
     "set_extension",
     "set_extensions",
+    "transition",
     "validate",
     "write",
 ]
