@@ -30,6 +30,8 @@ ERRORS = {
     "object is still referenced.",
     "413": "Request body too large.",
     "415": "Unsupported media type.",
+    "429": "Too many requests (throttled, or a login locked out after failures); "
+    "retry after the seconds in Retry-After.",
     "503": "The database is unavailable; retry later.",
 }
 
@@ -75,6 +77,8 @@ class MerpAutoSchema(AutoSchema):
             codes.append("404")
         if self.method in ("PUT", "PATCH", "DELETE") and self._company_scoped():
             codes.append("409")
+        if self.view.get_throttles():
+            codes.append("429")
         return codes
 
     def _get_response_bodies(self, direction="response"):
