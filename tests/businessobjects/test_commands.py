@@ -228,3 +228,14 @@ def test_user_create_refusal_exits_non_zero_without_traceback():
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "--password: This password is too short" in result.stderr
+
+
+def test_demo_password_passes_the_validators():
+    # README and the docs log in with it; the seed does not bypass the validators.
+    from django.contrib.auth.password_validation import validate_password
+
+    from businessobjects.management.commands.merp_seed_demo import DEMO_PASSWORD
+
+    run("merp_seed_demo", "--partners", "1")
+    for user in get_user_model().objects.all():
+        validate_password(DEMO_PASSWORD, user)
