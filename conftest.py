@@ -17,6 +17,18 @@ def _fresh_definitions_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_throttles():
+    # The login throttles count in Django's cache (Redis with REDIS_URL), which
+    # outlives a test: every test starts with empty buckets.
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("throttle_login*")
+    else:
+        cache.clear()
+
+
 @pytest.fixture
 def make_company(db):
     def make(name: str) -> Company:

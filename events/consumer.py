@@ -292,6 +292,15 @@ class Consumer:
         pipe.execute()
 
 
+def registered_streams() -> list[str]:
+    """Return the stream names of the registered business objects."""
+    from businessobjects.registry import registrations
+
+    from .outbox import stream_name
+
+    return sorted(stream_name(registration.name) for registration in registrations())
+
+
 def _blocking_client(block_ms: int) -> redis.Redis:
     # XREADGROUP BLOCK holds the socket: its timeout must outlast the block.
     url = streams.redis_url()

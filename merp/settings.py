@@ -1,5 +1,6 @@
 """Settings for M-ERP, read from the environment (see README and docs/operations)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -31,6 +32,7 @@ INSTALLED_APPS = [
     # Swagger UI and ReDoc served from the installation, never from a CDN.
     "drf_spectacular_sidecar",
     "simple_history",
+    "axes",
     "businessobjects",
     "extensions",
     "audit",
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "businessobjects.middleware.RequestContextMiddleware",
     "audit.middleware.ChangeReasonMiddleware",
+    # Last, as django-axes asks: turns an admin login lockout into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "merp.urls"
@@ -77,8 +81,33 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation."
+        "UserAttributeSimilarityValidator"
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login lockout (django-axes): after LOGIN_FAILURE_LIMIT failed logins of one
+# username from one address (admin and API token alike), that pair is refused for
+# LOGIN_COOLOFF_MINUTES; other users and addresses are unaffected. Its backend
+# comes first: it refuses a locked-out pair before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "businessobjects.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout do not extend it: the wait stays predictable.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "businessobjects.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "businessobjects.auth.lockout_response"
+# One row per successful login would grow without bound; failures are kept.
+AXES_DISABLE_ACCESS_LOG = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -201,6 +230,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "businessobjects.api.schema.MerpAutoSchema",
     "EXCEPTION_HANDLER": "businessobjects.api.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # POST /api/auth/token/: per username and client address, and per address.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("LOGIN_RATE", default="5/min"),
+        "login_ip": env("LOGIN_RATE_IP", default="30/min"),
+    },
+    # The client address is REMOTE_ADDR unless NUM_PROXIES trusted proxies in
+    # front append it to X-Forwarded-For (a client can forge that header).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -241,5 +278,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Failed logins and lockouts are warnings; successes need no line.
+        "axes": {"level": "WARNING"},
+    },
 }

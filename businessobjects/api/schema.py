@@ -34,6 +34,8 @@ ERRORS = {
     "412": "If-Match names no current version: nothing changed. The body's "
     "current_version (and the ETag header) give the stored version.",
     "415": "Unsupported media type.",
+    "429": "Too many requests (throttled, or a login locked out after failures); "
+    "retry after the seconds in Retry-After.",
     "503": "The database is unavailable; retry later.",
 }
 
@@ -147,6 +149,8 @@ class MerpAutoSchema(AutoSchema):
         if self._conditional() and not self._is_custom_action():
             if self.method in ("PUT", "PATCH", "DELETE"):
                 codes.append("412")
+        if self.view.get_throttles():
+            codes.append("429")
         return codes
 
     def _get_response_bodies(self, direction="response"):

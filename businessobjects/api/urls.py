@@ -1,10 +1,10 @@
 from django.urls import path
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from businessobjects.registry import registrations
 from extensions.api import FieldDefinitionViewSet
 
+from .auth import TokenView
 from .views import CompanyViewSet
 
 
@@ -20,6 +20,6 @@ def build_router() -> DefaultRouter:
 
 
 urlpatterns = [
-    path("auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     *build_router().urls,
 ]

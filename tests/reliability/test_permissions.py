@@ -84,7 +84,12 @@ RULES: dict[str, dict[str, dict]] = {
     "companies": {"GET": authenticated(OK)},
     "api-root": {"GET": authenticated(OK)},
     # Credentials of the role itself; anonymous sends none.
-    "token": {"POST": row(400, OK, OK, OK, OK, OK), "_other": everyone(NOT_ALLOWED)},
+    # DELETE revokes the caller's token.
+    "token": {
+        "POST": row(400, OK, OK, OK, OK, OK),
+        "DELETE": authenticated(GONE),
+        "_other": everyone(NOT_ALLOWED),
+    },
     "schema": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     "docs": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     "redoc": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},

@@ -1,10 +1,12 @@
 import json
 import signal
 
+import redis
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-from events.consumer import Consumer, Event
+from events import streams
+from events.consumer import Consumer, Event, registered_streams
 
 
 class Command(BaseCommand):
@@ -52,6 +54,18 @@ class Command(BaseCommand):
         for name in ("count", "block_ms", "max_events"):
             if options[name] is not None and options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be positive.")
+        if not streams.is_configured():
+            raise CommandError(
+                "No Redis for events: set REDIS_URL (or MERP_EVENT_REDIS_URL) to "
+                "consume."
+            )
+        try:
+            handled = self._consume(handler, options)
+        except redis.RedisError as exc:
+            raise CommandError(f"Redis failed: {exc}") from exc
+        self.stderr.write(f"Handled {handled} events.")
+
+    def _consume(self, handler, options) -> int:
         consumer = Consumer(
             options["stream"],
             options["group"],
@@ -63,12 +77,27 @@ class Command(BaseCommand):
             max_deliveries=options["max_deliveries"],
             start_id=options["start_id"],
         )
+        self._check_stream(consumer.client, options["stream"])
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: consumer.stop())
-        handled = consumer.run(
+        return consumer.run(
             max_events=options["max_events"], exit_when_idle=options["exit_when_idle"]
         )
-        self.stderr.write(f"Handled {handled} events.")
+
+    def _check_stream(self, client: redis.Redis, stream: str) -> None:
+        # A typo would otherwise create an empty stream (MKSTREAM) and wait on it
+        # forever. A registered object's stream may not exist yet: that is fine.
+        registered = registered_streams()
+        if stream in registered or client.type(stream) == "stream":
+            return
+        existing = sorted(
+            set(client.scan_iter(_type="stream", count=1000)) - set(registered)
+        )
+        others = f"; other streams in Redis: {', '.join(existing)}" if existing else ""
+        raise CommandError(
+            f"Unknown stream {stream!r}: not a business object's stream and not in "
+            f"Redis. Streams of the business objects: {', '.join(registered)}{others}."
+        )
 
     def _handler(self, path: str | None):
         if not path:

@@ -6,6 +6,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from events import replay, streams
+from events.consumer import registered_streams
+from events.models import OutboxEvent
 
 
 def _moment(name: str, raw: str | None) -> datetime | None:
@@ -62,6 +64,8 @@ class Command(BaseCommand):
                 "Give at least one filter (--stream, --since, --until, "
                 "--correlation-id, --company, --aggregate-id, --event-type) or --all."
             )
+        if options["stream"] is not None:
+            self._check_stream(options["stream"])
         events = replay.select_events(**filters)
         if options["dry_run"]:
             self.stdout.write(f"Would replay {events.count()} events.")
@@ -75,3 +79,13 @@ class Command(BaseCommand):
         except redis.RedisError as exc:
             raise CommandError(f"Redis failed: {exc}") from exc
         self.stdout.write(f"Replayed {written} events.")
+
+    def _check_stream(self, stream: str) -> None:
+        # A mistyped --stream would select nothing and "replay 0 events".
+        registered = registered_streams()
+        if stream in registered or OutboxEvent.objects.filter(stream=stream).exists():
+            return
+        raise CommandError(
+            f"Unknown stream {stream!r}: no stored event was sent to it. Streams of "
+            f"the business objects: {', '.join(registered)}."
+        )
