@@ -18,6 +18,11 @@ def resolve_company(request):
     # A header sent empty is an error, not "use the default company": a script
     # whose company variable is unset must not write into the default one.
     if raw is not None:
+        digits = raw.removeprefix("-")
+        well_formed = digits.isascii() and digits.isdigit() and len(digits) <= 4300
+        if well_formed and not 0 <= int(raw) <= params.BIGINT_MAX:
+            # A well-formed id beyond bigint names no company of the user.
+            raise exceptions.PermissionDenied("You are not a member of this company.")
         company_id = params.integer_param(
             {COMPANY_HEADER: raw}, COMPANY_HEADER, what="a company id (an integer)"
         )
