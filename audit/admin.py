@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from businessobjects.exceptions import VersionConflict
+from businessobjects.params import is_id
+from extensions.types import json_display
 
 from . import services
 
@@ -35,7 +37,7 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
     revert_template = "audit/revert_preview.html"
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
-        if not str(object_id).isdigit():
+        if not is_id(object_id):
             raise Http404
         queryset = super().get_history_queryset(
             request, history_manager, pk_name, object_id
@@ -51,13 +53,17 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
         # than simple-history's field diff between consecutive rows.
         for record in historical_records:
             record.history_delta_changes = [
-                {"field": name, "old": change.get("old"), "new": change.get("new")}
+                {
+                    "field": name,
+                    "old": _shown(change.get("old")),
+                    "new": _shown(change.get("new")),
+                }
                 for name, change in sorted((record.changes or {}).items())
             ]
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         object_id, version_id = unquote(object_id), unquote(version_id)
-        if not (str(object_id).isdigit() and str(version_id).isdigit()):
+        if not (is_id(object_id) and is_id(version_id)):
             raise Http404
         history = self.get_history_queryset(
             request, self.model.history, self.model._meta.pk.attname, object_id
@@ -90,7 +96,12 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
             "opts": opts,
             "record": record,
             "current": current,
-            "changes": sorted(plan.changes.items()) if plan else [],
+            "changes": [
+                (name, {"old": _shown(c.get("old")), "new": _shown(c.get("new"))})
+                for name, c in sorted(plan.changes.items())
+            ]
+            if plan
+            else [],
             "error": error,
             "can_revert": can_revert and plan is not None and bool(plan.changes),
             "history_url": history_url,
@@ -132,4 +143,10 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
 def _posted_version(request) -> int | None:
     # The version the preview showed: a change made since then is a conflict.
     raw = request.POST.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return int(raw) if is_id(raw) else None
+
+
+def _shown(value):
+    # Custom-field json values may nest deeper than the template engine (and
+    # repr) can recurse; render them as cut JSON text.
+    return json_display(value) if isinstance(value, dict | list) else value

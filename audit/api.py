@@ -1,17 +1,20 @@
 """History over HTTP: one object's history and the company-wide audit log."""
 
-from datetime import datetime, time
-
 from django.contrib.auth import get_user_model
 from django.http import Http404
-from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.decorators import action
 
 from businessobjects.api.permissions import IsCompanyMember, is_company_admin
+from businessobjects.params import (
+    collect,
+    integer_param,
+    is_id,
+    moment_param,
+    text_param,
+)
 from businessobjects.registry import registrations
 
 from . import selectors
@@ -75,7 +78,7 @@ class HistoryMixin:
     def history(self, request, pk=None):
         # Ids are bigints: anything else (or thousands of digits, which int()
         # refuses) cannot name a row.
-        if not (str(pk).isascii() and str(pk).isdigit() and len(str(pk)) <= 19):
+        if not is_id(pk):
             raise Http404
         records = selectors.object_history(
             self.registration.model, company=request.company, pk=int(pk)
@@ -164,15 +167,15 @@ class AuditLogView(generics.ListAPIView):
         filters = {
             "object_types": _choices(params, "object_type", _object_types(), errors),
             "actions": _choices(params, "action", set(selectors.ACTIONS), errors),
-            "object_id": _integer(params, "object_id", errors),
-            "user_id": _integer(params, "user_id", errors),
-            "correlation_id": params.get("correlation_id") or None,
-            "changed_after": _moment(params, "changed_after", errors),
-            "changed_before": _moment(params, "changed_before", errors),
+            "object_id": collect(errors, integer_param, params, "object_id"),
+            "user_id": collect(errors, integer_param, params, "user_id"),
+            "correlation_id": collect(errors, text_param, params, "correlation_id"),
+            "changed_after": collect(errors, moment_param, params, "changed_after"),
+            "changed_before": collect(errors, moment_param, params, "changed_before"),
         }
+        username = collect(errors, text_param, params, "user")
         if errors:
             raise exceptions.ValidationError(errors)
-        username = params.get("user")
         if username:
             User = get_user_model()
             user_ids = list(
@@ -208,37 +211,6 @@ def _choices(params, name: str, allowed: set[str], errors) -> list[str] | None:
             for value in bad
         ]
     return values
-
-
-def _integer(params, name: str, errors) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit():
-        errors[name] = [f"Must be a positive integer, not {raw[:40]!r}."]
-        return None
-    return int(raw)
-
-
-def _moment(params, name: str, errors):
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        moment = parse_datetime(raw)
-        if moment is None and (day := parse_date(raw)) is not None:
-            moment = datetime.combine(day, time.min)
-    except ValueError:
-        moment = None
-    if moment is None:
-        errors[name] = [
-            f"Not an ISO 8601 date or datetime: {raw[:40]!r} "
-            "(e.g. 2025-01-31 or 2025-01-31T12:00:00Z)."
-        ]
-        return None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.get_default_timezone())
-    return moment
 
 
 def _usernames(rows) -> dict:

@@ -3,6 +3,8 @@ from urllib.parse import unquote
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 
+from businessobjects.params import parse_text
+
 from . import context
 
 CHANGE_REASON_HEADER = "X-Change-Reason"
@@ -22,11 +24,15 @@ class ChangeReasonMiddleware:
     def __call__(self, request):
         raw = request.headers.get(CHANGE_REASON_HEADER)
         try:
-            token = context.set_change_reason(unquote(raw) if raw is not None else None)
+            reason = None if raw is None else parse_text(unquote(raw), max_length=None)
+            token = context.set_change_reason(reason)
         except ValidationError as exc:
-            return JsonResponse(
-                {CHANGE_REASON_HEADER: exc.message_dict["reason"]}, status=400
+            messages = (
+                exc.message_dict["reason"]
+                if hasattr(exc, "error_dict")
+                else exc.messages
             )
+            return JsonResponse({CHANGE_REASON_HEADER: messages}, status=400)
         try:
             return self.get_response(request)
         finally:

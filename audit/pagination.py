@@ -11,7 +11,7 @@ import binascii
 import json
 from collections import OrderedDict
 
-from django.utils.dateparse import parse_datetime
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -21,6 +21,7 @@ from businessobjects.api.pagination import (
     CappedPageNumberPagination,
     refuse_page_with_cursor,
 )
+from businessobjects.params import is_id, parse_moment, parse_text
 
 CURSOR = "cursor"
 _CURSOR_PARAMETER = {
@@ -35,6 +36,17 @@ _CURSOR_PARAMETER = {
 }
 
 
+class _HistoryCursorPagination(CappedCursorPagination):
+    ordering = ("-history_date", "-history_id")
+
+    def valid_position(self, position: str) -> bool:
+        try:
+            parse_moment(position)
+        except DjangoValidationError:
+            return False
+        return True
+
+
 class HistoryPagination(CappedPageNumberPagination):
     """One object's history: page numbers, or cursor pages newest first."""
 
@@ -45,8 +57,7 @@ class HistoryPagination(CappedPageNumberPagination):
         if CURSOR not in request.query_params:
             return super().paginate_queryset(queryset, request, view)
         refuse_page_with_cursor(request)
-        self._cursor = CappedCursorPagination()
-        self._cursor.ordering = ("-history_date", "-history_id")
+        self._cursor = _HistoryCursorPagination()
         return self._cursor.paginate_queryset(queryset, request)
 
     def get_paginated_response(self, data):
@@ -131,11 +142,18 @@ def _decode(token: str) -> tuple[tuple | None, bool]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         date, history_id, object_type, backwards = json.loads(raw)
-        moment = parse_datetime(date)
-        if moment is None or not isinstance(history_id, int):
+        moment = parse_moment(date)
+        if not (is_id(history_id) and isinstance(history_id, int)):
             raise ValueError
-        return (moment, history_id, str(object_type)), bool(backwards)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return (moment, history_id, parse_text(object_type)), bool(backwards)
+    except (
+        ValueError,
+        TypeError,
+        RecursionError,
+        DjangoValidationError,
+        binascii.Error,
+        UnicodeDecodeError,
+    ):
         raise exceptions.ValidationError(
             {CURSOR: ["Invalid cursor: follow the `next` or `previous` links."]}
         ) from None

@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
@@ -8,7 +10,85 @@ from extensions.forms import ExtensionFieldsAdminMixin
 from . import services
 from .exceptions import ObjectInUse, ObjectNotFound
 from .models import BusinessObject, Company, Membership
+from .params import unsafe_text
 from .registry import registrations
+
+
+class SafeChangeList(ChangeList):
+    """A change list that refuses filter values PostgreSQL cannot compare (a NUL
+    reached the database as a 500): Django shows its "invalid filter" page."""
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        for key, values in lookup_params.items():
+            values = values if isinstance(values, list) else [values]
+            if any(unsafe_text(str(v)) for v in [key, *values]):
+                raise IncorrectLookupParameters(f"Invalid value for filter {key!r}.")
+        return lookup_params
+
+
+class SafeChangeListMixin:
+    """ModelAdmin mixin: change-list filters with a NUL are an invalid filter."""
+
+    def get_changelist(self, request, **kwargs):
+        return SafeChangeList
+
+
+class ServiceRefusalAdminMixin:
+    """Show a ValidationError raised by the services in ``save_model`` on the form.
+
+    The form cannot know everything the services check (e.g. an admin of two
+    companies picking one company's partner for the other's address). The
+    refused save rolls back with the request's transaction, and the form is
+    rendered again with the services' errors on their fields.
+    """
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _Refused as refused:
+            request._merp_refusal = refused.error
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def refuse(self, request, error: ValidationError):
+        """Call from ``save_model`` when the services refuse the save."""
+        if getattr(request, "_merp_refusal", None) is not None:
+            raise error  # refused twice: let it surface rather than loop
+        raise _Refused(error) from error
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_merp_refusal", None)
+        if refusal is None:
+            return form
+        return type(form.__name__, (_RefusedFormMixin, form), {"_refusal": refusal})
+
+
+class _Refused(Exception):
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
+
+
+class _RefusedFormMixin:
+    _refusal: ValidationError
+
+    def clean(self):
+        cleaned = super().clean()
+        error = self._refusal
+        field_errors = getattr(error, "field_errors", None)  # custom fields
+        if field_errors:
+            errors = {f"ext__{k}": v for k, v in field_errors.items()}
+        elif hasattr(error, "error_dict"):
+            errors = error.message_dict
+        else:
+            errors = {None: error.messages}
+        for name, messages_ in errors.items():
+            if name is not None and name not in self.fields:
+                messages_ = [f"{name}: {m}" for m in messages_]
+                name = None
+            self.add_error(name, messages_)
+        return cleaned
 
 
 def admin_company_ids(user) -> list[int]:
@@ -20,7 +100,12 @@ def admin_company_ids(user) -> list[int]:
     )
 
 
-class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
+class CompanyScopedAdmin(
+    SafeChangeListMixin,
+    ServiceRefusalAdminMixin,
+    ExtensionFieldsAdminMixin,
+    BusinessObjectHistoryAdmin,
+):
     """Admin for a business object: company admins see only their companies' rows,
     every save and delete goes through the services (history and events), the
     company's custom fields are form fields (``extensions.forms``); history and
@@ -89,6 +174,12 @@ class CompanyScopedAdmin(ExtensionFieldsAdminMixin, BusinessObjectHistoryAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
+        try:
+            self._save_through_services(request, obj, form, change)
+        except ValidationError as exc:
+            self.refuse(request, exc)
+
+    def _save_through_services(self, request, obj, form, change):
         own_fields = {f.name for f in obj._meta.fields}
         data = {
             name: form.cleaned_data[name]
@@ -147,14 +238,14 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
+class CompanyAdmin(SafeChangeListMixin, admin.ModelAdmin):
     list_display = ("name", "id", "created_at")
     search_fields = ("name",)
     inlines = [MembershipInline]
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(SafeChangeListMixin, admin.ModelAdmin):
     list_display = ("user", "company", "role", "is_default")
     list_filter = ("role", "company")
 

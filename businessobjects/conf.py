@@ -61,6 +61,10 @@ DEFAULTS = {
     # nested loops only (they walk the value index and stop after one page;
     # see extensions.filters.index_walk). False leaves the plan to PostgreSQL.
     "EXTENSIONS_FILTER_INDEX_WALK": True,
+    # Limits of one json custom-field value: nesting depth (arrays and objects)
+    # and size in bytes of its JSON text. Deeper or larger values are a 400.
+    "EXTENSIONS_JSON_MAX_DEPTH": 32,
+    "EXTENSIONS_JSON_MAX_BYTES": 64 * 1024,
 }
 
 

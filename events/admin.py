@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from businessobjects.admin import admin_company_ids
+from businessobjects.admin import SafeChangeListMixin, admin_company_ids
 
 from .models import OutboxEvent
 
@@ -21,7 +21,7 @@ class SentFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(SafeChangeListMixin, admin.ModelAdmin):
     """Read-only: the outbox is written by the services and the relay only.
 
     Company admins see their companies' events; superusers see all.

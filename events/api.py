@@ -8,6 +8,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from businessobjects import params
 from businessobjects.api.permissions import IsCompanyMember
 from businessobjects.conf import merp_settings
 
@@ -46,17 +47,6 @@ class EventSerializer(serializers.ModelSerializer):
         return event.occurred_at.isoformat()
 
 
-def _non_negative_int(request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit():
-        raise exceptions.ValidationError(
-            {name: [f"Must be a non-negative integer, not {raw[:40]!r}."]}
-        )
-    return int(raw)
-
-
 class EventFeedPagination(BasePagination):
     """Keyset pages: ``{"next": <url with after=last id>, "results": [...]}``.
 
@@ -67,7 +57,9 @@ class EventFeedPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.after = getattr(view, "after", 0)
-        size = _non_negative_int(request, "page_size", merp_settings.PAGE_SIZE)
+        size = params.integer_param(
+            request.query_params, "page_size", merp_settings.PAGE_SIZE
+        )
         size = min(max(size, 1), merp_settings.MAX_PAGE_SIZE)
         self.page = list(queryset[:size])
         return self.page
@@ -118,11 +110,14 @@ class EventListView(generics.ListAPIView):
             raise exceptions.ValidationError(
                 {key: [f"Unknown parameter '{key}'."] for key in unknown}
             )
-        self.after = _non_negative_int(self.request, "after", 0)
-        queryset = selectors.company_events(company, after=self.after)
+        query = self.request.query_params
+        errors: dict = {}
+        self.after = params.collect(errors, params.integer_param, query, "after", 0)
         filters = {
-            name: self.request.query_params[name]
+            name: params.collect(errors, params.text_param, query, name, "")
             for name in FILTERS
-            if name in self.request.query_params
+            if name in query
         }
-        return queryset.filter(**filters)
+        if errors:
+            raise exceptions.ValidationError(errors)
+        return selectors.company_events(company, after=self.after).filter(**filters)

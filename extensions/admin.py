@@ -9,11 +9,12 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from businessobjects.admin import admin_company_ids
+from businessobjects.admin import SafeChangeListMixin, admin_company_ids
 from businessobjects.models import Company
 from businessobjects.registry import registrations
 
@@ -117,13 +118,17 @@ class BusinessObjectFilter(admin.SimpleListFilter):
         return _model_choices()
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(content_type=services.content_type_for(self.value()))
-        return queryset
+        if not self.value():
+            return queryset
+        try:
+            content_type = services.content_type_for(self.value())
+        except ValidationError:
+            raise IncorrectLookupParameters("Unknown business object.") from None
+        return queryset.filter(content_type=content_type)
 
 
 @admin.register(FieldDefinition)
-class FieldDefinitionAdmin(admin.ModelAdmin):
+class FieldDefinitionAdmin(SafeChangeListMixin, admin.ModelAdmin):
     form = FieldDefinitionForm
     list_display = (
         "name",

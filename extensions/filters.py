@@ -16,6 +16,7 @@ from rest_framework import exceptions
 from rest_framework.filters import BaseFilterBackend, OrderingFilter
 
 from businessobjects.conf import merp_settings
+from businessobjects.params import parse_boolean
 
 from . import types
 from .models import ExtensionValue
@@ -45,15 +46,6 @@ def _values(definition, company_id: int, **conditions):
         object_id=OuterRef("pk"),
         **conditions,
     )
-
-
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in types.TRUE_STRINGS:
-        return True
-    if lowered in types.FALSE_STRINGS:
-        return False
-    raise ValidationError("Must be true or false.")
 
 
 def resolve(key: str, definitions: dict) -> tuple:
@@ -87,7 +79,7 @@ def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
         )
     if lookup == "isnull":
         exists = Exists(_values(definition, company_id))
-        return ~Q(exists) if _parse_bool(raw) else Q(exists)
+        return ~Q(exists) if parse_boolean(raw) else Q(exists)
     if lookup == "contains" and definition.field_type == "json":
         if not connection.features.supports_json_field_contains:
             raise ValidationError("JSON containment is not supported on this database.")

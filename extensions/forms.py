@@ -10,6 +10,7 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.contenttypes.models import ContentType
 
 from businessobjects.models import Company, Membership
+from businessobjects.params import is_id
 
 from .models import ExtensionValue
 from .services import ExtensionValidationError, definitions_for, validate
@@ -135,7 +136,7 @@ class ExtensionFieldsAdminMixin:
                 ).values_list("company_id", flat=True)
             )
         raw = request.GET.get("company", "")
-        if raw.isdigit() and (allowed is None or int(raw) in allowed):
+        if is_id(raw) and (allowed is None or int(raw) in allowed):
             return int(raw)
         if allowed is None:
             only = list(Company.objects.values_list("pk", flat=True)[:2])

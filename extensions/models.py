@@ -4,8 +4,6 @@ Values live in rows, one typed column per storage kind, never in a column per
 custom field: adding a field needs no schema change and no table grows wide.
 """
 
-import re
-
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -142,9 +140,9 @@ class FieldDefinition(models.Model):
                 )
             if self.regex:
                 try:
-                    re.compile(self.regex)
-                except re.error as exc:
-                    add("regex", f"Not a valid regular expression: {exc}.")
+                    types.compile_regex(self.regex)
+                except ValidationError as exc:
+                    add("regex", exc.messages[0])
 
         if self.field_type != "decimal" and self.decimal_places is not None:
             add("decimal_places", "Only decimal fields take decimal_places.")

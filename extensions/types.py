@@ -7,12 +7,15 @@ stored value back into its API representation (decimals as strings, dates and
 datetimes ISO 8601).
 """
 
+import functools
 import json
+import math
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import re2
 from django import forms
 from django.contrib.admin import widgets as admin_widgets
 from django.core.exceptions import ValidationError
@@ -20,6 +23,9 @@ from django.core.validators import EmailValidator, URLValidator
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.fields import DateTimeField as _DRFDateTimeField
+
+from businessobjects import params
+from businessobjects.conf import merp_settings
 
 # Text values are indexed with (definition, value) btree indexes; a btree entry
 # must stay under ~2.7 kB, so text values are capped (500 chars <= 2000 bytes).
@@ -29,8 +35,9 @@ DECIMAL_MAX_DIGITS = 30
 DECIMAL_MAX_PLACES = 10
 INTEGER_MIN, INTEGER_MAX = -(2**63), 2**63 - 1
 
-TRUE_STRINGS = frozenset({"true", "1", "yes", "on"})
-FALSE_STRINGS = frozenset({"false", "0", "no", "off"})
+# One vocabulary of booleans for values, filters and query parameters.
+TRUE_STRINGS = params.TRUE_STRINGS
+FALSE_STRINGS = params.FALSE_STRINGS
 
 # E.164-ish: optional leading +, digits with common separators, 4 to 20 digits.
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-/]*$")
@@ -89,7 +96,7 @@ class FieldType:
                     f"(it has {len(value)}).",
                     code="max_length",
                 )
-            if definition.regex and not re.search(definition.regex, value):
+            if definition.regex and not regex_matches(definition.regex, value):
                 raise ValidationError(
                     f"Does not match the required pattern {definition.regex!r}.",
                     code="regex",
@@ -413,24 +420,28 @@ class JsonType(FieldType):
     lookups = frozenset({"exact", "contains", "isnull"})
 
     def to_python(self, value, definition) -> Any:
+        _check_json_depth(value)
         try:
             # Round-trip so that what is stored is exactly what is read back.
-            value = json.loads(json.dumps(value, allow_nan=False))
-        except (TypeError, ValueError):
+            text = json.dumps(value, allow_nan=False)
+            value = json.loads(text)
+        except (TypeError, ValueError, RecursionError):
             raise _invalid(
                 "Must be a JSON value (object, array, string, number or boolean)."
             ) from None
+        limit = merp_settings.EXTENSIONS_JSON_MAX_BYTES
+        if len(text.encode()) > limit:
+            raise _invalid(
+                f"Too large: at most {limit} bytes of JSON "
+                "(MERP_EXTENSIONS_JSON_MAX_BYTES)."
+            )
         return _storable_json(value)
 
     def from_query(self, raw: str, definition) -> Any:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            raise _invalid("Must be JSON (strings in double quotes).") from None
-        return _storable_json(value)
+        return _storable_json(parse_json(raw))
 
     def formfield(self, definition, **kwargs):
-        return forms.JSONField(**kwargs)
+        return SafeJSONField(**kwargs)
 
 
 def _storable_text(value: str) -> str:
@@ -439,6 +450,133 @@ def _storable_text(value: str) -> str:
     if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
         raise _invalid("Cannot contain NUL characters or lone surrogates.")
     return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(raw: str) -> float:
+    number = float(raw)
+    if not math.isfinite(number):
+        raise ValueError("number out of range")
+    return number
+
+
+def parse_json(raw: str) -> Any:
+    """Parse strict JSON text: no NaN or Infinity, no number that overflows a
+    float (1e999), nesting within MERP_EXTENSIONS_JSON_MAX_DEPTH."""
+    try:
+        value = json.loads(
+            raw, parse_constant=_refuse_constant, parse_float=_finite_float
+        )
+    except RecursionError:
+        raise _invalid(_too_deep_message()) from None
+    except ValueError:
+        raise _invalid(
+            "Must be JSON (strings in double quotes; no NaN or Infinity; numbers "
+            "within range)."
+        ) from None
+    _check_json_depth(value)
+    return value
+
+
+def _too_deep_message() -> str:
+    return (
+        f"Nested too deeply: at most {merp_settings.EXTENSIONS_JSON_MAX_DEPTH} "
+        "levels of arrays and objects (MERP_EXTENSIONS_JSON_MAX_DEPTH)."
+    )
+
+
+def json_depth(value: Any) -> int:
+    """The nesting depth of arrays and objects in ``value`` (iteratively)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _check_json_depth(value: Any) -> None:
+    if json_depth(value) > merp_settings.EXTENSIONS_JSON_MAX_DEPTH:
+        raise _invalid(_too_deep_message())
+
+
+def json_display(value: Any, limit: int = 1000) -> str:
+    """``value`` as JSON text for display, cut to about ``limit`` characters.
+
+    Iterative: a stored value nested deeper than the recursion limit (a value
+    from before MERP_EXTENSIONS_JSON_MAX_DEPTH) renders instead of raising
+    RecursionError.
+    """
+    out: list[str] = []
+    size = 0
+    stack: list[tuple[bool, Any]] = [(False, value)]
+    while stack:
+        literal, item = stack.pop()
+        if literal:
+            piece = item
+        elif isinstance(item, dict):
+            piece = "{"
+            stack.append((True, "}"))
+            entries = list(item.items())
+            for index in range(len(entries) - 1, -1, -1):
+                key, child = entries[index]
+                stack.append((False, child))
+                prefix = ", " if index else ""
+                stack.append((True, f"{prefix}{json.dumps(str(key))}: "))
+        elif isinstance(item, list | tuple):
+            piece = "["
+            stack.append((True, "]"))
+            for index in range(len(item) - 1, -1, -1):
+                stack.append((False, item[index]))
+                if index:
+                    stack.append((True, ", "))
+        else:
+            piece = json.dumps(item, ensure_ascii=False, default=str)
+        out.append(piece)
+        size += len(piece)
+        if size > limit:
+            return "".join(out)[:limit] + "…"
+    return "".join(out)
+
+
+class SafeJSONField(forms.JSONField):
+    """The admin's JSON form field, safe with values nested beyond the recursion
+    limit: shown iteratively, refused (not a RecursionError) when submitted."""
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        if json_depth(value) > merp_settings.EXTENSIONS_JSON_MAX_DEPTH:
+            return json_display(value, limit=merp_settings.EXTENSIONS_JSON_MAX_BYTES)
+        return super().prepare_value(value)
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(_too_deep_message(), code="invalid") from None
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+    def has_changed(self, initial, data):
+        try:
+            return super().has_changed(initial, data)
+        except RecursionError:
+            return True
 
 
 def _storable_json(value: Any) -> Any:
@@ -486,6 +624,39 @@ ALL_LOOKUPS = (
     "startswith",
     "isnull",
 )
+
+
+def _re2_options():
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every refused pattern to stderr
+    return options
+
+
+@functools.lru_cache(maxsize=256)
+def compile_regex(pattern: str):
+    """Compile a custom field's ``regex`` with RE2 (linear time, no backtracking).
+
+    Raise ValidationError for what RE2 does not support (backreferences,
+    lookarounds) or cannot compile; a pattern like ``^(a+)+$`` that makes
+    Python's ``re`` take exponential time is fine here.
+    """
+    try:
+        return re2.compile(pattern, _re2_options())
+    except (re2.error, UnicodeEncodeError, TypeError) as exc:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        raise ValidationError(
+            f"Not a supported regular expression ({detail}). Custom fields use "
+            "RE2 syntax: no backreferences or lookarounds.",
+            code="invalid_regex",
+        ) from None
+
+
+def regex_matches(pattern: str, value: str) -> bool:
+    """Whether ``value`` matches ``pattern`` somewhere (``re.search``), in time
+    linear in the length of ``value``."""
+    return compile_regex(pattern).search(value) is not None
 
 
 def validate_field_type(value: str) -> None:

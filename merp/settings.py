@@ -189,6 +189,10 @@ MERP = {
     "EXTENSIONS_FILTER_INDEX_WALK": env.bool(
         "MERP_EXTENSIONS_FILTER_INDEX_WALK", default=True
     ),
+    "EXTENSIONS_JSON_MAX_DEPTH": env.int("MERP_EXTENSIONS_JSON_MAX_DEPTH", default=32),
+    "EXTENSIONS_JSON_MAX_BYTES": env.int(
+        "MERP_EXTENSIONS_JSON_MAX_BYTES", default=64 * 1024
+    ),
 }
 
 # Periodic tasks (celery -A merp beat). Expiring sweeps do not pile up while

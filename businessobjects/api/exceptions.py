@@ -65,7 +65,24 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     if isinstance(exc, ObjectInUse):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _encodable(data):
+    """``data`` with lone surrogates escaped (``\\ud800``): an error that echoes a
+    client's key or value must still render as UTF-8."""
+    if isinstance(data, dict):
+        return {_encodable(key): _encodable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_encodable(item) for item in data]
+    if isinstance(data, str) and any("\ud800" <= c <= "\udfff" for c in data):
+        escaped = data.encode("utf-8", "backslashreplace").decode("utf-8")
+        code = getattr(data, "code", None)
+        return exceptions.ErrorDetail(escaped, code) if code else escaped
+    return data
 
 
 def page_not_found(request, exception):

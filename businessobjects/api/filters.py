@@ -8,6 +8,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, filters
 from rest_framework.filters import BaseFilterBackend
 
+from businessobjects import params
 from businessobjects.models import BusinessObject
 
 # Parameters every list understands besides its filters.
@@ -55,21 +56,16 @@ class StrictQueryParamsBackend(BaseFilterBackend):
 
 
 class StrictBooleanField(forms.NullBooleanField):
-    """``true``/``false`` (or ``1``/``0``); anything else is an error, not ignored."""
+    """A boolean as ``businessobjects.params`` reads it (``true``/``false``,
+    ``1``/``0``, ``yes``/``no``, ``on``/``off``); anything else is an error, not
+    ignored."""
 
     widget = forms.TextInput
 
     def to_python(self, value):
         if value in (None, ""):
             return None
-        lowered = str(value).strip().lower()
-        if lowered in ("true", "1"):
-            return True
-        if lowered in ("false", "0"):
-            return False
-        raise forms.ValidationError(
-            f"Must be true or false, not {str(value)[:40]!r}.", code="invalid"
-        )
+        return params.parse_boolean(str(value))
 
     def validate(self, value):
         return None

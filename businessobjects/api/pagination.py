@@ -1,29 +1,36 @@
+from django.core.exceptions import ValidationError
 from rest_framework import exceptions
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 
+from businessobjects import params
 from businessobjects.conf import merp_settings
+
+INVALID_CURSOR = "Invalid cursor: follow the `next` or `previous` links."
 
 
 def strict_page_size(pagination, request) -> int:
     """``?page_size=``: a positive integer, cut to the cap; anything else is a 400
     naming it (DRF would silently fall back to the default page size)."""
-    raw = request.query_params.get(pagination.page_size_query_param)
+    name = pagination.page_size_query_param
+    raw = request.query_params.get(name)
     if raw is None:
         return pagination.page_size
     significant = raw.lstrip("0")
-    if not (raw.isascii() and raw.isdigit() and significant):
+    if len(significant) > 9 and significant.isascii() and significant.isdigit():
+        return pagination.max_page_size  # a huge number asks for the most
+    try:
+        size = params.parse_integer(significant or raw, minimum=1)
+    except ValidationError:
         raise exceptions.ValidationError(
             {
-                pagination.page_size_query_param: [
-                    f"Must be a positive integer, not {raw[:40]!r} (values above "
-                    f"{pagination.max_page_size} are cut to "
+                name: [
+                    f"Must be a positive integer, not {ascii(raw[:40])} (values "
+                    f"above {pagination.max_page_size} are cut to "
                     f"{pagination.max_page_size})."
                 ]
             }
-        )
-    if len(significant) > 9:  # int() of thousands of digits raises
-        return pagination.max_page_size
-    return min(int(significant), pagination.max_page_size)
+        ) from None
+    return min(size, pagination.max_page_size)
 
 
 def refuse_page_with_cursor(request) -> None:
@@ -85,6 +92,26 @@ class CappedCursorPagination(CursorPagination):
 
     def get_page_size(self, request):
         return strict_page_size(self, request)
+
+    def decode_cursor(self, request):
+        """DRF's decoding, plus a check that the position is an id (the lists
+        order by id): a forged ``p=' OR 1=1`` reached the database as a 500.
+        A cursor that does not decode is a 400 naming it (DRF: 404)."""
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            cursor = Cursor(offset=0, reverse=False, position="-")
+        if cursor is not None and not (
+            cursor.position is None or self.valid_position(cursor.position)
+        ):
+            raise exceptions.ValidationError(
+                {self.cursor_query_param: [INVALID_CURSOR]}
+            )
+        return cursor
+
+    def valid_position(self, position: str) -> bool:
+        """Whether ``position`` can be compared with the first ordering field."""
+        return params.is_id(position)
 
 
 class BusinessObjectPagination(CappedPageNumberPagination):

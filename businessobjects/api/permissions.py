@@ -1,6 +1,6 @@
 from rest_framework import exceptions, permissions
 
-from businessobjects import context, selectors
+from businessobjects import context, params, selectors
 
 COMPANY_HEADER = "X-Company-ID"
 
@@ -18,16 +18,18 @@ def resolve_company(request):
     # A header sent empty is an error, not "use the default company": a script
     # whose company variable is unset must not write into the default one.
     if raw is not None:
-        try:
-            company_id = int(raw)
-        except ValueError:
+        digits = raw.removeprefix("-")
+        well_formed = digits.isascii() and digits.isdigit() and len(digits) <= 4300
+        if well_formed and not 0 <= int(raw) <= params.BIGINT_MAX:
+            # A well-formed id beyond bigint names no company of the user.
+            raise exceptions.PermissionDenied("You are not a member of this company.")
+        company_id = params.integer_param(
+            {COMPANY_HEADER: raw}, COMPANY_HEADER, what="a company id (an integer)"
+        )
+        if company_id is None:
             raise exceptions.ValidationError(
-                {
-                    COMPANY_HEADER: [
-                        f"Must be a company id (an integer), not {raw[:40]!r}."
-                    ]
-                }
-            ) from None
+                {COMPANY_HEADER: ["Must be a company id (an integer), not empty."]}
+            )
         membership = selectors.membership_for(user, company_id)
         if membership is None and not user.is_superuser:
             raise exceptions.PermissionDenied("You are not a member of this company.")

@@ -8,6 +8,7 @@ from tqdm import tqdm
 from businessobjects import imports, selectors
 from businessobjects.conf import merp_settings
 from businessobjects.models import Company, Membership
+from businessobjects.params import is_id
 from businessobjects.registry import get_registration
 
 
@@ -163,7 +164,7 @@ class Command(BaseCommand):
                 raise CommandError("Pass --company (or a --user with a company).")
             return membership.company
         company = Company.objects.filter(name=value).first()
-        if company is None and value.isdigit():
+        if company is None and is_id(value):
             company = Company.objects.filter(pk=int(value)).first()
         if company is None:
             raise CommandError(f"No company {value!r}.")

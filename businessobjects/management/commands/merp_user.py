@@ -6,6 +6,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from businessobjects.models import Company, Membership
+from businessobjects.params import is_id
 
 
 class Command(BaseCommand):
@@ -123,7 +124,7 @@ class Command(BaseCommand):
 
     def _company(self, value: str) -> Company:
         company = Company.objects.filter(name=value).first()
-        if company is None and value.isdigit():
+        if company is None and is_id(value):
             company = Company.objects.filter(pk=int(value)).first()
         if company is None:
             raise CommandError(
