@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-SUITE = ["list", "write", "bulk", "events_forward"]
+SUITE = ["list", "write", "bulk", "events_forward", "http"]
 EXTRA = ["audit_updates", "ext_filter"]
 ALIASES = {"events": "events_forward"}
 
