@@ -465,18 +465,21 @@ def write_cases(merp: App, hw: App, merp_ids, hw_ids) -> dict:
     }
 
 
-def interleave(cases: dict, rounds: int, rng, args_of=None) -> dict[str, list]:
-    """Each round runs every case once, in a shuffled order; seconds per case."""
+def interleave(
+    cases: dict, rounds: int, rng, args_of=None, warmup: int = WARMUP
+) -> dict[str, list]:
+    """Each round runs every case once, in a shuffled order; seconds per case.
+    The first ``warmup`` rounds are not recorded."""
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
-    for index in range(rounds + WARMUP):
+    for index in range(rounds + warmup):
         rng.shuffle(names)
         args = args_of(index) if args_of else ()
         for name in names:
             start = time.perf_counter()
             cases[name](*args)
             elapsed = time.perf_counter() - start
-            if index >= WARMUP:
+            if index >= warmup:
                 samples[name].append(elapsed)
     return samples
 
@@ -570,6 +573,7 @@ def run(argv: list[str]) -> dict:
     parser.add_argument("--rounds", type=int, help="list rounds per mix (100)")
     parser.add_argument("--writes", type=int, help="write rounds (200)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="rounds (10)")
     parser.add_argument("--show-sql", action="store_true", help="print statements")
     args = parser.parse_args(argv)
     from django.db import connection
@@ -649,10 +653,12 @@ def _run(args, sizes, rounds, writes, url, servers) -> dict:
             rng = random.Random(f"http-{size}-{mix}")
             picks = [
                 (rng.choice(companies).pk, threshold_of(rng))
-                for _ in range(rounds + WARMUP)
+                for _ in range(rounds + args.warmup)
             ]
             check_same_pages({**cases, "_ids": ids}, picks)
-            samples = interleave(cases, rounds, rng, lambda i, p=picks: p[i])
+            samples = interleave(
+                cases, rounds, rng, lambda i, p=picks: p[i], args.warmup
+            )
             for label, merp_case, hw_case in LIST_ROWS:
                 found[label.format(mix=mix)] = _row(
                     report, label.format(mix=mix), size, samples, merp_case, hw_case
@@ -666,7 +672,10 @@ def _run(args, sizes, rounds, writes, url, servers) -> dict:
                 n=len(limit),
             )
     samples = interleave(
-        write_cases(merp, hw, merp_ids, hw_ids), writes, random.Random("http-writes")
+        write_cases(merp, hw, merp_ids, hw_ids),
+        writes,
+        random.Random("http-writes"),
+        warmup=args.warmup,
     )
     for label, merp_case, hw_case in WRITE_ROWS:
         found[label] = _row(report, label, None, samples, merp_case, hw_case)
