@@ -7,7 +7,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint bench bench-full
+.PHONY: run test install install-dev lint bench bench-full bench-http
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,8 @@ bench: install-dev
 bench-full: install-dev
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
 	  $(BIN)/python -m bench all --full $(BENCH_ARGS)
+
+# M-ERP and the hand-written baseline app side by side under gunicorn (also in bench).
+bench-http: install-dev
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+	  $(BIN)/python -m bench http $(BENCH_ARGS)

@@ -1,10 +1,10 @@
 """``python -m bench <name> [<name> ...] [--full] [options]``.
 
-``python -m bench all`` (``make bench``) runs the suite: list, write, bulk and
-events; ``--full`` runs the 1M-row sizes (``make bench-full``). Other options go
-to every benchmark named (run one at a time to pass its own, e.g.
+``python -m bench all`` (``make bench``) runs the suite: list, write, bulk,
+events and http; ``--full`` runs the 1M-row sizes (``make bench-full``). Other
+options go to every benchmark named (run one at a time to pass its own, e.g.
 ``python -m bench list --sizes 10000 --repeats 20``). The extra benchmarks
-``audit_updates`` and ``ext_filter`` run by name only.
+``audit_updates``, ``ext_filter`` and ``profile_write`` run by name only.
 """
 
 import importlib
@@ -13,8 +13,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-SUITE = ["list", "write", "bulk", "events_forward"]
-EXTRA = ["audit_updates", "ext_filter"]
+SUITE = ["list", "write", "bulk", "events_forward", "http"]
+EXTRA = ["audit_updates", "ext_filter", "profile_write"]
 ALIASES = {"events": "events_forward"}
 
 
