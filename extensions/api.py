@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
+from businessobjects import params as query_params
 from businessobjects.api.permissions import IsCompanyAdminOrReadOnly
 from businessobjects.api.serializers import StrictInputMixin
 
@@ -134,12 +135,8 @@ class FieldDefinitionViewSet(viewsets.ModelViewSet):
             content_type = services.content_type_for(params["model"])
             queryset = queryset.filter(content_type=content_type)
         if "is_active" in params:
-            value = params["is_active"].lower()
-            if value not in types.TRUE_STRINGS | types.FALSE_STRINGS:
-                raise exceptions.ValidationError(
-                    {"is_active": ["Must be true or false."]}
-                )
-            queryset = queryset.filter(is_active=value in types.TRUE_STRINGS)
+            is_active = _required_boolean(params, "is_active")
+            queryset = queryset.filter(is_active=is_active)
         return queryset
 
     def perform_create(self, serializer):
@@ -159,12 +156,10 @@ class FieldDefinitionViewSet(viewsets.ModelViewSet):
 
     def destroy(self, request, *args, **kwargs):
         definition = self.get_object()
-        raw = request.query_params.get("purge", "false").lower()
-        if raw not in types.TRUE_STRINGS | types.FALSE_STRINGS:
-            raise exceptions.ValidationError({"purge": ["Must be true or false."]})
-        result = services.definition_delete(
-            definition, purge=raw in types.TRUE_STRINGS, user=request.user
+        purge = "purge" in request.query_params and _required_boolean(
+            request.query_params, "purge"
         )
+        result = services.definition_delete(definition, purge=purge, user=request.user)
         if result.deleted:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
@@ -179,3 +174,11 @@ class FieldDefinitionViewSet(viewsets.ModelViewSet):
             },
             status=status.HTTP_200_OK,
         )
+
+
+def _required_boolean(params, name: str) -> bool:
+    # Given but empty is a 400 like any other bad value, never "no filter".
+    value = query_params.boolean_param(params, name)
+    if value is None:
+        raise exceptions.ValidationError({name: ["Must be true or false."]})
+    return value
