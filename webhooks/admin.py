@@ -38,6 +38,8 @@ class CompanyAdminAccess:
 
 
 class EndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
     class Meta:
         model = Endpoint
         fields = [
