@@ -170,5 +170,11 @@ def lag() -> int:
         .first()
         or 0
     )
-    done = FanoutCursor.objects.filter(pk=1).values_list("last_position", flat=True)
-    return max(0, last - (done.first() if done else last))
+    done = (
+        FanoutCursor.objects.filter(pk=1)
+        .values_list("last_position", flat=True)
+        .first()
+    )
+    if done is None:  # no fan-out yet: from where the oldest endpoint starts
+        done = Endpoint.objects.aggregate(start=Min("start_position"))["start"]
+    return 0 if done is None else max(0, last - done)

@@ -47,6 +47,8 @@ class Receiver:
     # Set: every request waits until it is cleared (a delivery held in flight).
     hold: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    # Set when a request has come in (before it is held or answered).
+    arrived: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, event_id: str) -> tuple[int, float]:
@@ -84,6 +86,7 @@ def receiver():
             rx: Receiver = state["receiver"]
             event_id = self.headers.get("webhook-id", "")
             status, delay = rx.answer(event_id)
+            rx.arrived.set()
             if rx.hold.is_set():
                 rx.release.wait(60)
             time.sleep(delay)
