@@ -55,8 +55,11 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
     """
     if allow_private is None:
         allow_private = merp_settings.WEBHOOK_ALLOW_PRIVATE
-    parts = urlsplit(url)
-    host = parts.hostname
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # "Invalid IPv6 URL", ...
+        raise AddressRefused(f"Not a valid URL ({exc}).") from None
     if parts.scheme not in ("http", "https") or not host:
         raise AddressRefused("Enter an http:// or https:// URL with a host.")
     try:
@@ -65,8 +68,10 @@ def resolve(url: str, *, allow_private: bool | None = None) -> Target:
         raise AddressRefused("The port is not a number from 0 to 65535.") from None
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise AddressRefused(f"The host {host!r} does not resolve ({exc}).") from None
+    except (OSError, UnicodeError, ValueError) as exc:  # ValueError: NUL in it
+        raise AddressRefused(
+            f"The host {host[:100]!r} does not resolve ({exc})."
+        ) from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not allow_private:
         for address in addresses:

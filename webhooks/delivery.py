@@ -152,7 +152,10 @@ def send(client: httpx.Client, endpoint: Endpoint, delivery: Delivery) -> Outcom
             signing_secrets(endpoint, now), msg_id=msg_id, timestamp=now, body=body
         ),
     }
-    url, extensions = _pinned(endpoint.url, target, headers)
+    try:
+        url, extensions = _pinned(endpoint.url, target, headers)
+    except httpx.InvalidURL as exc:
+        return Outcome(ok=False, error=f"Invalid URL: {exc}")
     deadline = started + timeout
     try:
         with client.stream(
