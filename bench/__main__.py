@@ -4,7 +4,8 @@
 events and http; ``--full`` runs the 1M-row sizes (``make bench-full``). Other
 options go to every benchmark named (run one at a time to pass its own, e.g.
 ``python -m bench list --sizes 10000 --repeats 20``). The extra benchmarks
-``audit_updates``, ``ext_filter`` and ``profile_write`` run by name only.
+``audit_updates``, ``ext_filter``, ``profile_write`` and ``webhooks`` run by
+name only.
 """
 
 import importlib
@@ -14,7 +15,7 @@ import time
 from datetime import UTC, datetime
 
 SUITE = ["list", "write", "bulk", "events_forward", "http"]
-EXTRA = ["audit_updates", "ext_filter", "profile_write"]
+EXTRA = ["audit_updates", "ext_filter", "profile_write", "webhooks"]
 ALIASES = {"events": "events_forward"}
 
 

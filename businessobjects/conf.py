@@ -65,6 +65,37 @@ DEFAULTS = {
     # and size in bytes of its JSON text. Deeper or larger values are a 400.
     "EXTENSIONS_JSON_MAX_DEPTH": 32,
     "EXTENSIONS_JSON_MAX_BYTES": 64 * 1024,
+    # Webhooks (webhooks/, docs/webhooks.md). Deliver to hosts that resolve to
+    # private, loopback or link-local addresses (development and tests only).
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    # Seconds a receiver has to answer (connect, send and read, in total).
+    "WEBHOOK_TIMEOUT": 10.0,
+    # Seconds before each retry of a failed delivery, with +/- jitter (a fraction);
+    # after the last one the delivery is failed.
+    "WEBHOOK_RETRY_SCHEDULE": [5, 300, 1800, 7200, 18000, 36000],
+    "WEBHOOK_RETRY_JITTER": 0.2,
+    # Seconds a claimed delivery stays reserved beyond its batch's timeouts; a
+    # worker that dies mid-delivery leaves it to the sweep after this.
+    "WEBHOOK_LEASE_MARGIN": 60.0,
+    # Seconds after a rotation during which the old secret also signs.
+    "WEBHOOK_SECRET_OVERLAP": 86_400,
+    # Seconds between beat sweeps (fan-out of new events, due retries).
+    "WEBHOOK_SWEEP_INTERVAL": 10,
+    # Retries due sooner than this (seconds) are queued with a countdown, later
+    # ones are left to the sweep (a countdown must stay far below the broker's
+    # visibility timeout).
+    "WEBHOOK_COUNTDOWN_MAX": 60,
+    # Deliveries claimed per short transaction (and sent one by one: a claim's
+    # lease is this many timeouts long), and seconds one task works.
+    "WEBHOOK_BATCH_SIZE": 20,
+    "WEBHOOK_TIME_BUDGET": 60,
+    # Days finished (succeeded or failed) deliveries are kept.
+    "WEBHOOK_RETENTION_DAYS": 30,
+    # Backlog limits of /health/ready/: due deliveries, and how long (seconds) the
+    # oldest has been due. Past WARN the check warns, past FAIL it fails.
+    "WEBHOOK_WARN_PENDING": 1_000,
+    "WEBHOOK_WARN_AGE": 300,
+    "WEBHOOK_FAIL_AGE": 3_600,
 }
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import datetime
 
 from asgiref.sync import sync_to_async
+from django.apps import apps
 from django.conf import settings
 from django.http import JsonResponse
 from django.urls import path
@@ -80,6 +81,10 @@ def readiness_checks() -> dict[str, HealthCheck | str]:
     else:
         checks["celery"] = CeleryWorkers()
     checks["outbox"] = OutboxBacklog()
+    if apps.is_installed("webhooks"):
+        from webhooks.health import DeliveryBacklog
+
+        checks["webhooks"] = DeliveryBacklog()
     for check in checks.values():
         if isinstance(check, HealthCheck):
             check.timeout = timeout

@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "extensions",
     "audit",
     "events",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,18 @@ MERP = {
     "EXTENSIONS_JSON_MAX_BYTES": env.int(
         "MERP_EXTENSIONS_JSON_MAX_BYTES", default=64 * 1024
     ),
+    # Webhooks (docs/webhooks.md).
+    "WEBHOOK_ALLOW_PRIVATE": env.bool("MERP_WEBHOOK_ALLOW_PRIVATE", default=False),
+    "WEBHOOK_TIMEOUT": env.float("MERP_WEBHOOK_TIMEOUT", default=10.0),
+    "WEBHOOK_RETRY_SCHEDULE": [
+        float(s)
+        for s in env.list(
+            "MERP_WEBHOOK_RETRY_SCHEDULE", default=[5, 300, 1800, 7200, 18000, 36000]
+        )
+    ],
+    "WEBHOOK_LEASE_MARGIN": env.float("MERP_WEBHOOK_LEASE_MARGIN", default=60.0),
+    "WEBHOOK_SWEEP_INTERVAL": env.float("MERP_WEBHOOK_SWEEP_INTERVAL", default=10),
+    "WEBHOOK_RETENTION_DAYS": env.int("MERP_WEBHOOK_RETENTION_DAYS", default=30),
 }
 
 # Periodic tasks (celery -A merp beat). Expiring sweeps do not pile up while
@@ -205,6 +218,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     "events-prune-outbox": {
         "task": "events.tasks.prune_outbox",
+        "schedule": 3600,
+        "options": {"expires": 3600},
+    },
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep",
+        "schedule": MERP["WEBHOOK_SWEEP_INTERVAL"],
+        "options": {"expires": MERP["WEBHOOK_SWEEP_INTERVAL"]},
+    },
+    "webhooks-prune": {
+        "task": "webhooks.tasks.prune_deliveries",
         "schedule": 3600,
         "options": {"expires": 3600},
     },

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/audit/", include("audit.urls")),
     path("api/", include(api_urlpatterns)),
     path("api/events/", include("events.urls")),
+    path("api/webhooks/", include("webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path(

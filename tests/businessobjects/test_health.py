@@ -32,7 +32,7 @@ def test_readiness_all_up(eager_celery):
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     checks = body["checks"]
-    assert set(checks) == {"database", "redis", "celery", "outbox"}
+    assert set(checks) == {"database", "redis", "celery", "outbox", "webhooks"}
     assert checks["database"]["status"] == "ok"
     assert checks["redis"]["status"] == "ok"
     assert checks["celery"] == {
@@ -40,6 +40,11 @@ def test_readiness_all_up(eager_celery):
         "detail": "not configured (tasks run in-process)",
     }
     assert checks["outbox"]["detail"] == "0 pending"
+    assert checks["webhooks"] == {
+        "status": "ok",
+        "time_ms": checks["webhooks"]["time_ms"],
+        "detail": "0 due",
+    }
 
 
 @pytest.mark.django_db

@@ -117,6 +117,31 @@ RULES: dict[str, dict[str, dict]] = {
         # Permissions are checked before the method: members hear 403.
         "_other": scoped(NOT_ALLOWED, admin=NOT_ALLOWED) | {"member": FORBIDDEN},
     },
+    # Webhook endpoints: company admins only (members 403 whatever the method).
+    "webhooks-list": {
+        "GET": scoped(FORBIDDEN, admin=OK, other=OK),
+        "POST": scoped(FORBIDDEN, admin=400, other=400),
+        "_other": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
+    "webhooks-detail": {
+        "GET": scoped(FORBIDDEN, admin=OK, other=MISSING),
+        "PUT": scoped(FORBIDDEN, admin=400, other=MISSING),
+        "PATCH": scoped(FORBIDDEN, admin=OK, other=MISSING),
+        "DELETE": scoped(FORBIDDEN, admin=GONE, other=MISSING),
+        "POST": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
+    "webhooks-deliveries": {
+        "GET": scoped(FORBIDDEN, admin=OK, other=MISSING),
+        "_other": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
+    "webhooks-replay": {
+        "POST": scoped(FORBIDDEN, admin=400, other=MISSING),
+        "_other": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
+    "webhooks-rotate-secret": {
+        "POST": scoped(FORBIDDEN, admin=OK, other=MISSING),
+        "_other": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
     "health": {"GET": everyone(OK), "_other": everyone(NOT_ALLOWED)},
     "health-ready": {
         "GET": everyone((OK, 503)),
@@ -138,9 +163,24 @@ def make_custom_field(company, seq: int):
     )
 
 
+def make_webhook(company, seq: int):
+    from webhooks.services import endpoint_create
+
+    # A public literal address: no DNS lookup, not refused as private.
+    return endpoint_create(
+        company=company, url=f"http://93.184.216.34/{seq}", event_types=["*"]
+    )
+
+
 # Kinds with an id in the path that is not a business object: how to make one of
 # company A for each call.
-TARGETS = {"custom-fields-detail": make_custom_field}
+TARGETS = {
+    "custom-fields-detail": make_custom_field,
+    "webhooks-detail": make_webhook,
+    "webhooks-deliveries": make_webhook,
+    "webhooks-replay": make_webhook,
+    "webhooks-rotate-secret": make_webhook,
+}
 
 
 def classify(endpoint: Endpoint) -> str | None:
@@ -160,6 +200,11 @@ def classify(endpoint: Endpoint) -> str | None:
         "/api/custom-fields/": "custom-fields-list",
         "/api/custom-fields/1/": "custom-fields-detail",
         "/api/events/": "events",
+        "/api/webhooks/": "webhooks-list",
+        "/api/webhooks/1/": "webhooks-detail",
+        "/api/webhooks/1/deliveries/": "webhooks-deliveries",
+        "/api/webhooks/1/replay/": "webhooks-replay",
+        "/api/webhooks/1/rotate-secret/": "webhooks-rotate-secret",
         "/api/audit/": "audit-log",
         "/health/": "health",
         "/health/ready/": "health-ready",
