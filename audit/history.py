@@ -20,8 +20,6 @@ from simple_history.models import HistoricalRecords
 from businessobjects import context
 from businessobjects.conf import merp_settings
 
-from . import context as audit_context
-
 
 class HistoryBase(models.Model):
     correlation_id = models.CharField(max_length=100, blank=True, default="")
@@ -64,7 +62,7 @@ class MerpHistoricalRecords(HistoricalRecords):
     def get_change_reason_for_object(self, instance, history_type, using):
         # simple-history's documented hook: the service's reason=, else the context's.
         reason = _history_utils.get_change_reason_from_object(instance)
-        return reason if reason else audit_context.get_change_reason()
+        return reason if reason else context.get_change_reason()
 
     # AUDIT_ENABLED is the one switch: simple-history's own SIMPLE_HISTORY_ENABLED
     # follows it (merp.settings), but a project that sets only AUDIT_ENABLED must

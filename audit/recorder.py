@@ -4,10 +4,8 @@ from django.utils import timezone
 
 from businessobjects import context
 from businessobjects.conf import merp_settings
+from businessobjects.context import clean_reason
 from businessobjects.db import insert_values
-
-from . import context as audit_context
-from .context import clean_reason
 
 __all__ = ["bulk_record", "clean_reason"]
 
@@ -36,7 +34,7 @@ def bulk_record(
     now = timezone.now()
     correlation_id = context.get_correlation_id()
     user = user if user is not None else context.get_user()
-    reason = reason if reason else audit_context.get_change_reason()
+    reason = reason if reason else context.get_change_reason()
     # Rows as tuples, not history model instances: building those cost more
     # than writing them.
     constant = (now, history_type, getattr(user, "pk", None), reason, correlation_id)

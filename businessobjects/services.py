@@ -16,12 +16,12 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from audit import recorder as audit
-from audit.context import change_reason
 from events import outbox
 from extensions import services as ext
 
 from . import context, db
 from .conf import merp_settings
+from .context import change_reason
 from .exceptions import (
     ObjectInUse,
     ObjectNotFound,

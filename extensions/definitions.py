@@ -14,7 +14,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
 from simple_history.utils import bulk_update_with_history
 
-from audit import context as audit_context
 from businessobjects import context
 from businessobjects.conf import merp_settings
 
@@ -234,7 +233,7 @@ def _rewrite_objects(
         return
     target = changed or original
     model = original.content_type.model_class()
-    reason = audit_context.get_change_reason() or _reason(original, changed)
+    reason = context.get_change_reason() or _reason(original, changed)
     rows = ExtensionValue.objects.filter(definition_id=original.pk).order_by(
         "object_id"
     )
@@ -479,7 +478,7 @@ def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
             ExtensionValue,
             list(types.VALUE_COLUMNS),
             default_user=user if user is not None else context.get_user(),
-            default_change_reason=audit_context.get_change_reason(),
+            default_change_reason=context.get_change_reason(),
             custom_historical_attrs={"correlation_id": context.get_correlation_id()},
         )
     else:

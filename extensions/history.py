@@ -8,7 +8,6 @@ id nor know deletes.
 
 from django.utils import timezone
 
-from audit import context as audit_context
 from audit.recorder import HISTORY_COLUMNS
 from businessobjects import context
 from businessobjects.conf import merp_settings
@@ -37,7 +36,7 @@ def record_values(columns: list[str], rows: list, history_type: str, *, user) ->
         timezone.now(),
         history_type,
         getattr(user, "pk", None),
-        audit_context.get_change_reason(),
+        context.get_change_reason(),
         context.get_correlation_id(),
     )
     insert_values(
