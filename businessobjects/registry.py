@@ -44,15 +44,6 @@ class Registration:
 
         return self._build("viewset", build_viewset)
 
-    def represent(self, instance) -> dict:
-        """Return ``instance`` as the API shows it (payload of events, change sets).
-
-        One serializer is built per model and reused: building DRF fields costs
-        far more than rendering a row, and the write path renders every row twice.
-        """
-        representer = self._build("representer", lambda r: r.serializer_class())
-        return dict(representer.to_representation(instance))
-
 
 def register(
     model: type | None = None,

@@ -30,6 +30,7 @@ from .exceptions import (
 )
 from .models import BusinessObject
 from .registry import get_registration
+from .representation import represent
 
 BO = TypeVar("BO", bound=BusinessObject)
 
@@ -59,11 +60,12 @@ def create(
         _assign(instance, data)
         staged = _validate(instance, extensions, creating=True)
         _lock_references([instance])
-        instance._merp_extensions = staged.values
-        changes = _diff({}, _represent(instance)) | _ext_changes(staged)
+        payload = represent(instance, staged.values)
+        changes = _diff({}, payload) | _ext_changes(staged)
         _save(instance, user=user, changes=changes, reason=reason)
         ext.write(instance, staged)
-        _publish([instance], "created", user=user, changes=[changes])
+        payload = represent(instance, staged.values)  # with its id and dates
+        _publish([instance], "created", user=user, changes=[changes], payload=[payload])
     return instance
 
 
@@ -91,18 +93,21 @@ def update(
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         _check_version(locked, expected_version, if_match)
-        before = _represent(locked)
+        # Change sets skip "extensions": custom-field changes come from the staging.
+        before = represent(locked, {})
         _assign(locked, data or {})
         staged = _validate(locked, extensions, creating=False)
         _lock_references([locked])
-        locked._merp_extensions = staged.values
-        changes = _diff(before, _represent(locked)) | _ext_changes(staged)
+        changes = _diff(before, represent(locked, {})) | _ext_changes(staged)
         if changes:
             locked.version += 1
             locked.updated_by = user
             _save(locked, user=user, changes=changes, reason=reason)
             ext.write(locked, staged)
-            _publish([locked], "updated", user=user, changes=[changes])
+            payload = represent(locked, staged.values)
+            _publish(
+                [locked], "updated", user=user, changes=[changes], payload=[payload]
+            )
     _copy_state(locked, instance)
     return instance
 
@@ -124,11 +129,11 @@ def delete(
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         _check_version(locked, expected_version, if_match)
-        locked._merp_extensions = ext.current_values(locked)
-        before = _represent(locked)
+        values = ext.current_values(locked)
+        before = represent(locked, values)
         changes = _diff(before, {}) | {
             f"extensions.{name}": {"old": value, "new": None}
-            for name, value in locked._merp_extensions.items()
+            for name, value in values.items()
             if value is not None
         }
         pk = locked.pk
@@ -219,7 +224,6 @@ def bulk_create(
         except ValidationError as exc:
             errors[index] = _error_dict(exc)
             continue
-        instance._merp_extensions = staged.values
         pending.append((instance, staged))
     if errors:
         # params carry the row index and its errors for callers that report per
@@ -255,7 +259,9 @@ def bulk_create(
                     params={"start": start, "end": end, "error": exc},
                 )
                 raise ValidationError({"rows": [error]}) from exc
-            payloads = [_represent(instance) for instance in instances]
+            payloads = [
+                represent(instance, staged.values) for instance, staged in chunk
+            ]
             changes = [
                 _diff({}, payload) | _ext_changes(staged)
                 for payload, (_, staged) in zip(payloads, chunk, strict=True)
@@ -340,15 +346,14 @@ def bulk_update(
                     errors.append(f"row {index}: {{'version': [{str(conflict)!r}]}}")
                     continue
                 try:
-                    before = _represent(instance)
+                    before = represent(instance, {})  # as in update()
                     _assign(instance, data)
                     _clean(instance, validate_unique=False)
                     staged = ext.prepare(model, company, extensions, instance=instance)
                 except ValidationError as exc:
                     errors.append(f"row {index}: {_error_dict(exc)}")
                     continue
-                instance._merp_extensions = staged.values
-                changes = _diff(before, _represent(instance)) | _ext_changes(staged)
+                changes = _diff(before, represent(instance, {})) | _ext_changes(staged)
                 if not changes:
                     continue
                 instance.version += 1
@@ -374,7 +379,8 @@ def bulk_update(
             for instance, staged, _ in batch:
                 if staged.changes:  # rows that changed only fields: no values to write
                     ext.write(instance, staged)
-            _publish(instances, "updated", user=user, changes=changes)
+            payloads = [represent(i, staged.values) for i, staged, _ in batch]
+            _publish(instances, "updated", user=user, changes=changes, payload=payloads)
             changed.extend(instances)
         if errors:
             raise ValidationError({"rows": errors})
@@ -591,10 +597,6 @@ def _lock(instance: BO) -> BO:
         ) from None
 
 
-def _represent(instance: BusinessObject) -> dict:
-    return get_registration(instance).represent(instance)
-
-
 def _diff(before: dict, after: dict) -> dict:
     changes = {}
     for key in before.keys() | after.keys():
@@ -661,7 +663,7 @@ def _publish(
     *,
     user,
     changes: list[dict],
-    payload: list[dict] | None = None,
+    payload: list[dict],
 ) -> None:
     if not merp_settings.EVENT_PUBLISHING_ENABLED:
         return
@@ -679,7 +681,7 @@ def _publish(
                     instance.pk,
                     instance.company_id,
                     instance.version,
-                    payload[i] if payload else registration.represent(instance),
+                    payload[i],
                     changes[i],
                 )
                 for i, instance in enumerate(instances)
@@ -695,7 +697,7 @@ def _publish(
             user_id=user_id,
             correlation_id=correlation_id,
             version=instance.version,
-            payload=payload[i] if payload else registration.represent(instance),
+            payload=payload[i],
             changes=changes[i],
         )
         for i, instance in enumerate(instances)

@@ -12,8 +12,8 @@ one transaction:
 2. ``write(instance, staged)`` after the row is saved (it has a pk), or
    ``bulk_write(pairs)`` for many rows; ``remove(instance)`` before a delete.
 
-``current_values(instance)`` / ``prefetch(instances)`` return and attach
-``{name: value}`` as the API shows it. ``set_extension`` and ``get_extensions``
+``current_values(instance)`` / ``prefetch(instances)`` return ``{name: value}``
+as the API shows it (``prefetch`` by pk). ``set_extension`` and ``get_extensions``
 are the public service API; ``definition_create`` / ``definition_update`` /
 ``definition_delete`` (``extensions.definitions``, importable from here too)
 manage the definitions.
@@ -261,14 +261,16 @@ def current_values(instance) -> dict:
     return _represent(definitions, stored[instance.pk])
 
 
-def prefetch(instances: list) -> None:
-    """Load the custom-field values of ``instances`` in a constant number of queries.
+def prefetch(instances: list) -> dict:
+    """Load the custom-field values of ``instances`` in a constant number of queries;
+    return them as ``{pk: {name: value}}``.
 
     One query per (company, object type) present, whatever the number of rows;
     it reads plain tuples of the columns in use, not model instances. The rows
     read are kept on each instance for one following ``prepare`` (bulk updates
     prefetch the rows they have just locked).
     """
+    values: dict = {}
     groups: dict[tuple, list] = defaultdict(list)
     for instance in instances:
         groups[(instance.company_id, type(instance))].append(instance)
@@ -276,8 +278,9 @@ def prefetch(instances: list) -> None:
         definitions = definitions_for(company_id, model)
         stored = _load(company_id, model, [m.pk for m in members], definitions)
         for member in members:
-            member._merp_extensions = _represent(definitions, stored[member.pk])
+            values[member.pk] = _represent(definitions, stored[member.pk])
             member._merp_extension_rows = stored[member.pk]
+    return values
 
 
 def validate(

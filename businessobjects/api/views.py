@@ -92,8 +92,14 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         with index_walk(self.request, queryset, id_order=cursor or None):
             page = super().paginate_queryset(queryset)
         if page and isinstance(page[0], self.registration.model):
-            ext.prefetch(page)
+            self._extension_values = ext.prefetch(page)
         return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        # The custom-field values of a list page, read in one query.
+        context["extensions"] = getattr(self, "_extension_values", {})
+        return context
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
