@@ -10,6 +10,7 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.utils import html
 
 from businessobjects.models import BusinessObject, Company
+from businessobjects.registry import get_registration
 from businessobjects.representation import field_names, represent_field
 from extensions import services as ext
 
@@ -218,6 +219,17 @@ class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
                     else queryset.none()
                 )
         return fields
+
+
+_serializers: dict[str, type] = {}
+
+
+def serializer_for(model_or_name) -> type:
+    """Return the serializer class of a registered business object (built once)."""
+    registration = get_registration(model_or_name)
+    if registration.name not in _serializers:
+        _serializers[registration.name] = build_serializer(registration)
+    return _serializers[registration.name]
 
 
 def build_serializer(registration):

@@ -22,7 +22,7 @@ from .filters import (
     build_filterset,
 )
 from .permissions import IsCompanyMember
-from .serializers import CompanySerializer, unknown_fields
+from .serializers import CompanySerializer, serializer_for, unknown_fields
 
 # An entity-tag list (RFC 9110 8.8.3, 13.1.1): tags, commas, empty elements.
 _TAG = r'(?:W/)?"[^"\x00-\x20\x7f]*"'
@@ -221,6 +221,16 @@ def _version(raw) -> int:
     return int(text)
 
 
+_viewsets: dict[str, type] = {}
+
+
+def viewset_for(registration) -> type:
+    """Return the viewset class of ``registration`` (built once)."""
+    if registration.name not in _viewsets:
+        _viewsets[registration.name] = build_viewset(registration)
+    return _viewsets[registration.name]
+
+
 def build_viewset(registration):
     model = registration.model
     ordering_fields = registration.ordering_fields or [
@@ -232,7 +242,7 @@ def build_viewset(registration):
         {
             "registration": registration,
             "queryset": model.objects.none(),
-            "serializer_class": registration.serializer_class,
+            "serializer_class": serializer_for(registration.name),
             "filterset_fields": list(registration.filter_fields),
             "filterset_class": build_filterset(model, registration.filter_fields),
             "search_fields": list(registration.search_fields),
