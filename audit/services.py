@@ -11,7 +11,7 @@ from django.utils import timezone
 from businessobjects.models import BusinessObject
 from businessobjects.registry import get_registration, registrations
 from businessobjects.representation import represent
-from extensions import services as ext
+from extensions import values as ext
 
 # Bookkeeping that a revert never restores (the service manages it).
 _UNTRACKED = frozenset({"id", "version", "created_at", "updated_at", "extensions"})

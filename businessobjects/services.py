@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from audit import recorder as audit
 from events import outbox
-from extensions import services as ext
+from extensions import values as ext
 
 from . import context, db
 from .conf import merp_settings

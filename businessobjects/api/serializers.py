@@ -12,7 +12,7 @@ from rest_framework.utils import html
 from businessobjects.models import BusinessObject, Company
 from businessobjects.registry import get_registration
 from businessobjects.representation import field_names, represent_field
-from extensions import services as ext
+from extensions import values as ext
 
 
 @extend_schema_field(

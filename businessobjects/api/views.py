@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from audit.api import HistoryMixin
 from businessobjects import selectors, services
 from businessobjects.models import Company, Membership
-from extensions import services as ext
+from extensions import values as ext
 from extensions.filters import (
     ExtensionFilterBackend,
     ExtensionOrderingFilter,
