@@ -54,7 +54,7 @@ def create(
     """
     company = _company(company)
     user = _user(user)
-    reason = audit.clean_reason(reason)
+    reason = context.clean_reason(reason)
     with transaction.atomic(), _reason_scope(reason):
         instance = model(company=company, created_by=user, updated_by=user)
         _assign(instance, data)
@@ -62,8 +62,9 @@ def create(
         _lock_references([instance])
         payload = represent(instance, staged.values)
         changes = _diff({}, payload) | _ext_changes(staged)
-        _save(instance, user=user, changes=changes, reason=reason)
-        ext.write(instance, staged)
+        _save(instance)
+        audit.record([instance], "+", user=user, changes=[changes], reason=reason)
+        ext.write(instance, staged, user=user)
         payload = represent(instance, staged.values)  # with its id and dates
         _publish([instance], "created", user=user, changes=[changes], payload=[payload])
     return instance
@@ -89,7 +90,7 @@ def update(
     event). Field and custom-field errors are raised together.
     """
     user = _user(user)
-    reason = audit.clean_reason(reason)
+    reason = context.clean_reason(reason)
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         _check_version(locked, expected_version, if_match)
@@ -102,8 +103,9 @@ def update(
         if changes:
             locked.version += 1
             locked.updated_by = user
-            _save(locked, user=user, changes=changes, reason=reason)
-            ext.write(locked, staged)
+            _save(locked)
+            audit.record([locked], "~", user=user, changes=[changes], reason=reason)
+            ext.write(locked, staged, user=user)
             payload = represent(locked, staged.values)
             _publish(
                 [locked], "updated", user=user, changes=[changes], payload=[payload]
@@ -125,7 +127,7 @@ def delete(
     ``expected_version`` and ``if_match`` are checked as in ``update``.
     """
     user = _user(user)
-    reason = audit.clean_reason(reason)
+    reason = context.clean_reason(reason)
     with transaction.atomic(), _reason_scope(reason):
         locked = _lock(instance)
         _check_version(locked, expected_version, if_match)
@@ -137,13 +139,10 @@ def delete(
             if value is not None
         }
         pk = locked.pk
-        locked._history_user = user
-        locked._merp_changes = changes
-        if reason:
-            locked._change_reason = reason
-        ext.remove(locked)
+        ext.remove(locked, user=user)
+        # audit.record writes the history row; simple-history's signal must not.
+        locked.skip_history_when_saving = True
         try:
-            # audit.history's post_delete writes nothing when AUDIT_ENABLED is off.
             with transaction.atomic():
                 locked.delete()
         except models.ProtectedError as exc:
@@ -156,6 +155,8 @@ def delete(
                 f"{', '.join(names)}; delete or reassign those first."
             ) from exc
         locked.pk = pk
+        del locked.skip_history_when_saving
+        audit.record([locked], "-", user=user, changes=[changes], reason=reason)
         _publish([locked], "deleted", user=user, changes=[changes], payload=[before])
 
 
@@ -178,7 +179,7 @@ def bulk_create(
     """
     company = _company(company)
     user = _user(user)
-    reason = audit.clean_reason(reason)
+    reason = context.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
     errors: dict[int, Any] = {}
     cleaned: list[tuple[int, BO, Any]] = []
@@ -266,8 +267,8 @@ def bulk_create(
                 _diff({}, payload) | _ext_changes(staged)
                 for payload, (_, staged) in zip(payloads, chunk, strict=True)
             ]
-            audit.bulk_record(instances, "+", user=user, changes=changes, reason=reason)
-            ext.bulk_write(chunk)
+            audit.record(instances, "+", user=user, changes=changes, reason=reason)
+            ext.bulk_write(chunk, user=user)
             _publish(instances, "created", user=user, changes=changes, payload=payloads)
             created.extend(instances)
     return created
@@ -298,7 +299,7 @@ def bulk_update(
     """
     company = _company(company)
     user = _user(user)
-    reason = audit.clean_reason(reason)
+    reason = context.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
     requests: list[tuple[int, Any, int | None, dict, Any]] = []
     errors: list[str] = []
@@ -375,10 +376,10 @@ def bulk_update(
                     {"rows": [f"rows {start}-{start + len(chunk) - 1}: {exc}"]}
                 ) from exc
             changes = [change_set for _, _, change_set in batch]
-            audit.bulk_record(instances, "~", user=user, changes=changes, reason=reason)
+            audit.record(instances, "~", user=user, changes=changes, reason=reason)
             for instance, staged, _ in batch:
                 if staged.changes:  # rows that changed only fields: no values to write
-                    ext.write(instance, staged)
+                    ext.write(instance, staged, user=user)
             payloads = [represent(i, staged.values) for i, staged, _ in batch]
             _publish(instances, "updated", user=user, changes=changes, payload=payloads)
             changed.extend(instances)
@@ -612,25 +613,16 @@ def _ext_changes(staged: "ext.ExtensionWrite") -> dict:
     return {f"extensions.{name}": change for name, change in staged.changes.items()}
 
 
-def _save(
-    instance: BusinessObject, *, user, changes: dict, reason: str | None = None
-) -> None:
-    instance._history_user = user
-    instance._merp_changes = changes
-    if reason:
-        instance._change_reason = reason  # simple-history's change-reason attribute
-    if not merp_settings.AUDIT_ENABLED:
-        instance.skip_history_when_saving = True
+def _save(instance: BusinessObject) -> None:
+    """Save the row; the caller writes its history with ``audit.record``."""
+    instance.skip_history_when_saving = True  # simple-history's signal stays silent
     try:
         with transaction.atomic():
             instance.save()
     except IntegrityError as exc:
         raise _integrity_error(instance, exc) from exc
     finally:
-        # Never let a later save outside the services reuse this change set.
-        instance.__dict__.pop("skip_history_when_saving", None)
-        instance.__dict__.pop("_merp_changes", None)
-        instance.__dict__.pop("_change_reason", None)
+        del instance.skip_history_when_saving
 
 
 def _integrity_error(instance: BusinessObject, exc: IntegrityError) -> ValidationError:

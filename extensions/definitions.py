@@ -12,12 +12,12 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from simple_history.utils import bulk_update_with_history
 
+from audit import recorder as audit
 from businessobjects import context
 from businessobjects.conf import merp_settings
 
-from . import history, types
+from . import types
 from .conversions import (
     RULE_ATTRIBUTES,
     retyped,
@@ -315,17 +315,8 @@ def _batch_size() -> int:
 def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
     if not rows:
         return
-    if merp_settings.AUDIT_ENABLED:
-        bulk_update_with_history(
-            rows,
-            ExtensionValue,
-            list(types.VALUE_COLUMNS),
-            default_user=user if user is not None else context.get_user(),
-            default_change_reason=context.get_change_reason(),
-            custom_historical_attrs={"correlation_id": context.get_correlation_id()},
-        )
-    else:
-        ExtensionValue.objects.bulk_update(rows, list(types.VALUE_COLUMNS))
+    ExtensionValue.objects.bulk_update(rows, list(types.VALUE_COLUMNS))
+    audit.record(rows, "~", user=user)
 
 
 def _purge_values(definition: FieldDefinition, *, user) -> None:
@@ -335,7 +326,7 @@ def _purge_values(definition: FieldDefinition, *, user) -> None:
         rows = list(queryset.order_by("pk")[:batch_size])
         if not rows:
             break
-        history.record(rows, "-", user=user)
+        audit.record(rows, "-", user=user)
         # The history rows were written above in one batch; a plain delete()
         # would write them again, one INSERT per row, from post_delete.
         ExtensionValue.objects.filter(pk__in=[r.pk for r in rows])._raw_delete(

@@ -19,6 +19,7 @@ so the business-object write path can call it.
 """
 
 import functools
+import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,9 +31,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 
+from audit import recorder as audit
 from businessobjects.db import allocate_ids, create_objects, insert_values
 
-from . import cache, history
+from . import cache
 from .models import ExtensionValue
 
 # One definitions lookup per block (a request, a bulk write), not one per step.
@@ -387,18 +389,6 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
     return staged
 
 
-def _acting_user(instance, attribute: str = "updated_by"):
-    """The user the services act for: the one they set on ``instance``.
-
-    ``_history_user`` during a single write; else the ``updated_by`` /
-    ``created_by`` the services assigned (read from the relation cache: no query).
-    """
-    user = getattr(instance, "_history_user", None)
-    if user is None:
-        user = instance._state.fields_cache.get(attribute)
-    return user
-
-
 def _new_rows(instance, staged: ExtensionWrite) -> list[ExtensionValue]:
     content_type_id = ContentType.objects.get_for_model(type(instance)).pk
     rows = []
@@ -414,16 +404,38 @@ def _new_rows(instance, staged: ExtensionWrite) -> list[ExtensionValue]:
     return rows
 
 
-def write(instance, staged: ExtensionWrite) -> None:
-    """Save what ``prepare`` staged; each row change leaves a history row."""
-    user = _acting_user(instance)
+def write(instance, staged: ExtensionWrite, *, user=None) -> None:
+    """Save what ``prepare`` staged, with one history row per row change."""
+    written = []
     for row in [*_new_rows(instance, staged), *staged.upserts]:
         row.object_id = instance.pk
-        row._history_user = user
-        row.save()
+        written.append(("+" if row._state.adding else "~", row))
+        _save_silently(row)
     for row in staged.deletes:
-        row._history_user = user
+        _delete_silently(row)
+        written.append(("-", row))
+    # History rows in the order of the writes, one batch per run of a kind.
+    for history_type, run in itertools.groupby(written, key=lambda w: w[0]):
+        audit.record([row for _, row in run], history_type, user=user)
+
+
+def _save_silently(row: ExtensionValue) -> None:
+    # audit.record writes the history row; simple-history's signal must not.
+    row.skip_history_when_saving = True
+    try:
+        row.save()
+    finally:
+        del row.skip_history_when_saving
+
+
+def _delete_silently(row: ExtensionValue) -> None:
+    pk = row.pk
+    row.skip_history_when_saving = True
+    try:
         row.delete()
+    finally:
+        del row.skip_history_when_saving
+    row.pk = pk  # the history row records the deleted row's id
 
 
 @functools.cache
@@ -440,8 +452,6 @@ def bulk_write(pairs: list[tuple], *, user=None) -> None:
     On PostgreSQL the rows are built as plain tuples with ids drawn from the
     sequence and go by COPY, their history rows likewise.
     """
-    if user is None and pairs:
-        user = _acting_user(pairs[0][0], "created_by")
     new = [
         (instance, definition, value)
         for instance, staged in pairs
@@ -453,7 +463,7 @@ def bulk_write(pairs: list[tuple], *, user=None) -> None:
     if connections[alias].vendor != "postgresql":
         rows = [row for pair in pairs for row in _new_rows(*pair)]
         create_objects(ExtensionValue, rows)
-        history.record(rows, "+", user=user)
+        audit.record(rows, "+", user=user)
         return
     columns = _value_columns()
     position = {name: i for i, name in enumerate(columns)}
@@ -473,18 +483,19 @@ def bulk_write(pairs: list[tuple], *, user=None) -> None:
         row[position[definition.column]] = value
         rows.append(row)
     insert_values(ExtensionValue, columns, rows, using=alias)
-    history.record_values(columns, rows, "+", user=user)
+    audit.record_rows(ExtensionValue.history.model, columns, rows, "+", user=user)
 
 
-def remove(instance) -> None:
+def remove(instance, *, user=None) -> None:
     """Delete every value of ``instance`` (before the object), with history."""
     content_type = ContentType.objects.get_for_model(type(instance))
-    rows = ExtensionValue.objects.filter(
-        company_id=instance.company_id,
-        content_type_id=content_type.pk,
-        object_id=instance.pk,
+    rows = list(
+        ExtensionValue.objects.filter(
+            company_id=instance.company_id,
+            content_type_id=content_type.pk,
+            object_id=instance.pk,
+        )
     )
-    user = _acting_user(instance)
     for row in rows:
-        row._history_user = user
-        row.delete()
+        _delete_silently(row)
+    audit.record(rows, "-", user=user)
