@@ -60,8 +60,43 @@ def bulk_create(
     user = user_or_context(user)
     reason = context.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
+    pending = _validate_new_rows(model, company, user, rows)
+    created: list[BO] = []
+    with transaction.atomic(), reason_scope(reason):
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start : start + batch_size]
+            instances = [instance for instance, _ in chunk]
+            lock_references(instances)
+            try:
+                with transaction.atomic():
+                    # COPY with ids from the sequence on PostgreSQL.
+                    db.create_objects(model, instances)
+            except IntegrityError as exc:
+                end = start + len(chunk) - 1
+                error = ValidationError(
+                    "rows %(start)s-%(end)s: %(error)s",
+                    code="integrity",
+                    params={"start": start, "end": end, "error": exc},
+                )
+                raise ValidationError({"rows": [error]}) from exc
+            payloads = [
+                represent(instance, staged.values) for instance, staged in chunk
+            ]
+            changes = [
+                diff({}, payload) | ext_changes(staged)
+                for payload, (_, staged) in zip(payloads, chunk, strict=True)
+            ]
+            audit.record(instances, "+", user=user, changes=changes, reason=reason)
+            ext.bulk_write(chunk, user=user)
+            publish(instances, "created", user=user, changes=changes, payload=payloads)
+            created.extend(instances)
+    return created
+
+
+def _validate_new_rows(model, company, user, rows) -> list[tuple]:
+    """``(instance, staged values)`` per row; raise every row's errors at once."""
     errors: dict[int, Any] = {}
-    cleaned: list[tuple[int, BO, Any]] = []
+    cleaned: list[tuple[int, BO, Any, ValidationError | None]] = []
     for index, row in enumerate(rows):
         row = dict(row)
         extensions = row.pop("extensions", None)
@@ -106,51 +141,25 @@ def bulk_create(
             continue
         pending.append((instance, staged))
     if errors:
-        # params carry the row index and its errors for callers that report per
-        # row (merp_import); the message reads as before.
-        raise ValidationError(
-            {
-                "rows": [
-                    ValidationError(
-                        "row %(row)s: %(errors)s",
-                        code="invalid_row",
-                        params={"row": i, "errors": e},
-                    )
-                    for i, e in sorted(errors.items())
-                ]
-            }
-        )
+        raise _row_errors(errors)
+    return pending
 
-    created: list[BO] = []
-    with transaction.atomic(), reason_scope(reason):
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start : start + batch_size]
-            instances = [instance for instance, _ in chunk]
-            lock_references(instances)
-            try:
-                with transaction.atomic():
-                    # COPY with ids from the sequence on PostgreSQL.
-                    db.create_objects(model, instances)
-            except IntegrityError as exc:
-                end = start + len(chunk) - 1
-                error = ValidationError(
-                    "rows %(start)s-%(end)s: %(error)s",
-                    code="integrity",
-                    params={"start": start, "end": end, "error": exc},
+
+def _row_errors(errors: dict[int, Any]) -> ValidationError:
+    # params carry the row index and its errors for callers that report per
+    # row (merp_import); the message reads as before.
+    return ValidationError(
+        {
+            "rows": [
+                ValidationError(
+                    "row %(row)s: %(errors)s",
+                    code="invalid_row",
+                    params={"row": i, "errors": e},
                 )
-                raise ValidationError({"rows": [error]}) from exc
-            payloads = [
-                represent(instance, staged.values) for instance, staged in chunk
+                for i, e in sorted(errors.items())
             ]
-            changes = [
-                diff({}, payload) | ext_changes(staged)
-                for payload, (_, staged) in zip(payloads, chunk, strict=True)
-            ]
-            audit.record(instances, "+", user=user, changes=changes, reason=reason)
-            ext.bulk_write(chunk, user=user)
-            publish(instances, "created", user=user, changes=changes, payload=payloads)
-            created.extend(instances)
-    return created
+        }
+    )
 
 
 # One definitions lookup per call, not one per row.
@@ -180,67 +189,13 @@ def bulk_update(
     user = user_or_context(user)
     reason = context.clean_reason(reason)
     batch_size = batch_size or merp_settings.BULK_BATCH_SIZE
-    requests: list[tuple[int, Any, int | None, dict, Any]] = []
+    requests = _update_requests(rows)
     errors: list[str] = []
-    seen: set = set()
-    for index, row in enumerate(rows):
-        row = dict(row)
-        pk, expected_version = row.pop("id", None), row.pop("version", None)
-        extensions = row.pop("extensions", None)
-        if not isinstance(pk, int) or isinstance(pk, bool) or pk in seen:
-            problem = "appears more than once" if pk in seen else "must be an integer"
-            errors.append(f"row {index}: {{'id': ['The id {problem}.']}}")
-            continue
-        seen.add(pk)
-        requests.append((index, pk, expected_version, row, extensions))
-    if errors:
-        raise ValidationError({"rows": errors})
-
     changed: list[BO] = []
     with transaction.atomic(), reason_scope(reason):
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
-            # Lock in pk order so that concurrent bulk updates cannot deadlock.
-            locked = {
-                obj.pk: obj
-                for obj in model.objects.select_for_update()
-                .for_company(company)
-                .filter(pk__in=[pk for _, pk, *_ in chunk])
-                .order_by("pk")
-            }
-            ext.prefetch(list(locked.values()))
-            now = timezone.now()
-            batch: list[tuple[BO, ext.ExtensionWrite, dict]] = []
-            fields = {"version", "updated_by", "updated_at"}
-            for index, pk, expected_version, data, extensions in chunk:
-                instance = locked.get(pk)
-                if instance is None:
-                    errors.append(f"row {index}: {{'id': ['Not found: {pk}.']}}")
-                    continue
-                if expected_version is not None and expected_version != (
-                    instance.version
-                ):
-                    conflict = VersionConflict(
-                        expected=expected_version, actual=instance.version
-                    )
-                    errors.append(f"row {index}: {{'version': [{str(conflict)!r}]}}")
-                    continue
-                try:
-                    before = represent(instance, {})  # as in update()
-                    assign(instance, data)
-                    clean(instance, validate_unique=False)
-                    staged = ext.prepare(model, company, extensions, instance=instance)
-                except ValidationError as exc:
-                    errors.append(f"row {index}: {error_dict(exc)}")
-                    continue
-                changes = diff(before, represent(instance, {})) | ext_changes(staged)
-                if not changes:
-                    continue
-                instance.version += 1
-                instance.updated_by = user
-                instance.updated_at = now  # bulk_update() skips auto_now
-                fields.update(instance._meta.get_field(name).name for name in data)
-                batch.append((instance, staged, changes))
+            batch, fields = _stage_updates(model, company, user, chunk, errors)
             if errors or not batch:
                 # Keep validating the remaining batches so every error is reported;
                 # the raise below rolls back whatever was written.
@@ -265,3 +220,69 @@ def bulk_update(
         if errors:
             raise ValidationError({"rows": errors})
     return changed
+
+
+def _update_requests(rows) -> list[tuple[int, Any, int | None, dict, Any]]:
+    """``(index, id, expected version, data, extensions)`` per row."""
+    requests: list[tuple[int, Any, int | None, dict, Any]] = []
+    errors: list[str] = []
+    seen: set = set()
+    for index, row in enumerate(rows):
+        row = dict(row)
+        pk, expected_version = row.pop("id", None), row.pop("version", None)
+        extensions = row.pop("extensions", None)
+        if not isinstance(pk, int) or isinstance(pk, bool) or pk in seen:
+            problem = "appears more than once" if pk in seen else "must be an integer"
+            errors.append(f"row {index}: {{'id': ['The id {problem}.']}}")
+            continue
+        seen.add(pk)
+        requests.append((index, pk, expected_version, row, extensions))
+    if errors:
+        raise ValidationError({"rows": errors})
+    return requests
+
+
+def _stage_updates(model, company, user, chunk, errors: list[str]):
+    """Lock, check and diff the rows of ``chunk``; return the changed ones (with
+    staged values and change set) and the fields to write. Problems go to
+    ``errors``."""
+    # Lock in pk order so that concurrent bulk updates cannot deadlock.
+    locked = {
+        obj.pk: obj
+        for obj in model.objects.select_for_update()
+        .for_company(company)
+        .filter(pk__in=[pk for _, pk, *_ in chunk])
+        .order_by("pk")
+    }
+    ext.prefetch(list(locked.values()))
+    now = timezone.now()
+    batch: list[tuple[BO, ext.ExtensionWrite, dict]] = []
+    fields = {"version", "updated_by", "updated_at"}
+    for index, pk, expected_version, data, extensions in chunk:
+        instance = locked.get(pk)
+        if instance is None:
+            errors.append(f"row {index}: {{'id': ['Not found: {pk}.']}}")
+            continue
+        if expected_version is not None and expected_version != instance.version:
+            conflict = VersionConflict(
+                expected=expected_version, actual=instance.version
+            )
+            errors.append(f"row {index}: {{'version': [{str(conflict)!r}]}}")
+            continue
+        try:
+            before = represent(instance, {})  # as in update()
+            assign(instance, data)
+            clean(instance, validate_unique=False)
+            staged = ext.prepare(model, company, extensions, instance=instance)
+        except ValidationError as exc:
+            errors.append(f"row {index}: {error_dict(exc)}")
+            continue
+        changes = diff(before, represent(instance, {})) | ext_changes(staged)
+        if not changes:
+            continue
+        instance.version += 1
+        instance.updated_by = user
+        instance.updated_at = now  # bulk_update() skips auto_now
+        fields.update(instance._meta.get_field(name).name for name in data)
+        batch.append((instance, staged, changes))
+    return batch, fields
