@@ -111,32 +111,26 @@ def publish(
             user_id=user_id,
             correlation_id=correlation_id,
             events=(
-                (
-                    instance.pk,
-                    instance.company_id,
-                    instance.version,
-                    payload[i],
-                    changes[i],
+                (instance.pk, instance.company_id, instance.version, body, change_set)
+                for instance, body, change_set in zip(
+                    instances, payload, changes, strict=True
                 )
-                for i, instance in enumerate(instances)
             ),
         )
         return
-    events = [
-        outbox.build_event(
-            aggregate_type=registration.name,
-            action=action,
-            aggregate_id=instance.pk,
-            company_id=instance.company_id,
-            user_id=user_id,
-            correlation_id=correlation_id,
-            version=instance.version,
-            payload=payload[i],
-            changes=changes[i],
-        )
-        for i, instance in enumerate(instances)
-    ]
-    outbox.enqueue(events)
+    (instance,) = instances
+    event = outbox.build_event(
+        aggregate_type=registration.name,
+        action=action,
+        aggregate_id=instance.pk,
+        company_id=instance.company_id,
+        user_id=user_id,
+        correlation_id=correlation_id,
+        version=instance.version,
+        payload=payload[0],
+        changes=changes[0],
+    )
+    outbox.enqueue(event)
 
 
 def copy_fields(source: BO, target: BO) -> None:
