@@ -82,18 +82,19 @@ def record_rows(
         reason,
         context.get_correlation_id(),
     )
+    names = [*columns, *HISTORY_COLUMNS]
     if changes is None:
-        insert_values(
-            history_model,
-            [*columns, *HISTORY_COLUMNS],
-            ((*row, *constant) for row in rows),
-        )
-        return
-    insert_values(
-        history_model,
-        [*columns, *HISTORY_COLUMNS, "changes"],
-        (
+        values = [(*row, *constant) for row in rows]
+    else:
+        names.append("changes")
+        values = [
             (*row, *constant, change_set)
             for row, change_set in zip(rows, changes, strict=True)
-        ),
-    )
+        ]
+    if len(values) == 1:
+        # One write, one plain INSERT (COPY pays off only for batches).
+        history_model(**dict(zip(names, values[0], strict=True))).save(
+            force_insert=True
+        )
+        return
+    insert_values(history_model, names, values)
