@@ -15,6 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from businessobjects.exceptions import VersionConflict
 from businessobjects.params import is_id
+from businessobjects.selectors import admin_company_ids
 from extensions.types import json_display
 
 from . import services
@@ -24,9 +25,6 @@ def _admin_company_ids(request) -> list[int] | None:
     """Companies whose history ``request.user`` may see (``None``: all)."""
     if request.user.is_superuser:
         return None
-    # Imported here: businessobjects.admin imports this module.
-    from businessobjects.admin import admin_company_ids
-
     return admin_company_ids(request.user)
 
 

@@ -20,8 +20,6 @@ from simple_history.models import HistoricalRecords
 from businessobjects import context
 from businessobjects.conf import merp_settings
 
-from . import context as audit_context
-
 
 class HistoryBase(models.Model):
     correlation_id = models.CharField(max_length=100, blank=True, default="")
@@ -57,25 +55,29 @@ class MerpHistoricalRecords(HistoricalRecords):
         return options
 
     def get_history_user(self, instance):
-        # Services set _history_user; tasks and commands rely on the context.
+        # Only saves outside the services get here (they write their history with
+        # audit.record): simple-history's _history_user, else the context's user.
         user = getattr(instance, "_history_user", None)
         return user if user is not None else context.get_user()
 
     def get_change_reason_for_object(self, instance, history_type, using):
-        # simple-history's documented hook: the service's reason=, else the context's.
+        # simple-history's documented hook: the object's reason, else the context's.
         reason = _history_utils.get_change_reason_from_object(instance)
-        return reason if reason else audit_context.get_change_reason()
+        return reason if reason else context.get_change_reason()
 
     # AUDIT_ENABLED is the one switch: simple-history's own SIMPLE_HISTORY_ENABLED
     # follows it (merp.settings), but a project that sets only AUDIT_ENABLED must
-    # still get no history rows, deletes included (post_delete ignores
-    # skip_history_when_saving).
+    # still get no history rows, deletes included. The services write history
+    # with audit.record and set skip_history_when_saving, which simple-history's
+    # post_delete ignores: honoured here.
     def post_save(self, instance, created, using=None, **kwargs):
         if merp_settings.AUDIT_ENABLED:
             super().post_save(instance, created, using=using, **kwargs)
 
     def post_delete(self, instance, using=None, **kwargs):
-        if merp_settings.AUDIT_ENABLED:
+        if merp_settings.AUDIT_ENABLED and not getattr(
+            instance, "skip_history_when_saving", False
+        ):
             super().post_delete(instance, using=using, **kwargs)
 
 

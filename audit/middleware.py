@@ -3,9 +3,8 @@ from urllib.parse import unquote
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 
+from businessobjects import context
 from businessobjects.params import parse_text
-
-from . import context
 
 CHANGE_REASON_HEADER = "X-Change-Reason"
 

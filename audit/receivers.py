@@ -9,6 +9,3 @@ def fill_history(sender, instance, history_instance, **kwargs):
     if not hasattr(history_instance, "correlation_id"):
         return
     history_instance.correlation_id = context.get_correlation_id()
-    changes = getattr(instance, "_merp_changes", None)
-    if changes is not None:
-        history_instance.changes = changes

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from businessobjects.models import BusinessObject
 from businessobjects.registry import get_registration, registrations
-from extensions import services as ext
+from businessobjects.representation import represent
+from extensions import values as ext
 
 # Bookkeeping that a revert never restores (the service manages it).
 _UNTRACKED = frozenset({"id", "version", "created_at", "updated_at", "extensions"})
@@ -59,14 +60,12 @@ def revert_plan(instance: BusinessObject, *, history_id: int) -> RevertPlan:
         if current_ext.get(name) != value
     }
 
-    registration = get_registration(model)
     target = record.instance
     # The version's custom fields: the current ones, with the rebuilt names replaced.
-    target._merp_extensions = {
-        k: v for k, v in (current_ext | target_ext).items() if v is not None
-    }
-    before = registration.represent(instance)
-    after = registration.represent(target)
+    before = represent(instance, current_ext)
+    after = represent(
+        target, {k: v for k, v in (current_ext | target_ext).items() if v is not None}
+    )
     changes = {}
     for key in (before.keys() | after.keys()) - _UNTRACKED:
         if before.get(key) != after.get(key):

@@ -12,6 +12,7 @@ from .exceptions import ObjectInUse, ObjectNotFound
 from .models import BusinessObject, Company, Membership
 from .params import unsafe_text
 from .registry import registrations
+from .selectors import admin_company_ids
 
 
 class SafeChangeList(ChangeList):
@@ -89,15 +90,6 @@ class _RefusedFormMixin:
                 name = None
             self.add_error(name, messages_)
         return cleaned
-
-
-def admin_company_ids(user) -> list[int]:
-    """Companies whose business objects ``user`` may manage in the admin."""
-    return list(
-        Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list(
-            "company_id", flat=True
-        )
-    )
 
 
 class CompanyScopedAdmin(

@@ -1,15 +1,17 @@
 """The registry: one decorator turns a BusinessObject subclass into a full object.
 
-``@register`` (at model definition time) attaches history; the API router and the
-admin read the registry once apps are ready and build a serializer, viewset,
-filterset and admin for each entry. Extensions and events look models up here.
+The registry is data. ``@register`` (at model definition time) records the model
+and announces it to the hooks plug-ins attach with ``on_register`` (audit attaches
+history this way); the API router and the admin read the registry once apps are
+ready and build a serializer, viewset, filterset and admin for each entry.
+Extensions and events look models up here.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 _registry: dict[str, "Registration"] = {}
+_hooks: list[Callable[["Registration"], None]] = []
 
 
 @dataclass
@@ -21,37 +23,10 @@ class Registration:
     filter_fields: tuple[str, ...] = ()
     ordering_fields: tuple[str, ...] | None = None
     serializer_fields: tuple[str, ...] | None = None
-    _built: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
         return self.model._meta.label_lower
-
-    def _build(self, key: str, factory: Callable[["Registration"], Any]) -> Any:
-        if key not in self._built:
-            self._built[key] = factory(self)
-        return self._built[key]
-
-    @property
-    def serializer_class(self):
-        from .api.serializers import build_serializer
-
-        return self._build("serializer", build_serializer)
-
-    @property
-    def viewset_class(self):
-        from .api.views import build_viewset
-
-        return self._build("viewset", build_viewset)
-
-    def represent(self, instance) -> dict:
-        """Return ``instance`` as the API shows it (payload of events, change sets).
-
-        One serializer is built per model and reused: building DRF fields costs
-        far more than rendering a row, and the write path renders every row twice.
-        """
-        representer = self._build("representer", lambda r: r.serializer_class())
-        return dict(representer.to_representation(instance))
 
 
 def register(
@@ -71,9 +46,8 @@ def register(
     """
 
     def decorator(cls: type) -> type:
-        from .models import BusinessObject
-
-        assert issubclass(cls, BusinessObject), (
+        # Compared by name: models import the registry, so it cannot import them.
+        assert _BASE in {f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__}, (
             f"{cls.__name__} must subclass businessobjects.models.BusinessObject "
             "to be registered."
         )
@@ -83,10 +57,7 @@ def register(
             f"({_registry.get(name) and _registry[name].model.__module__}); "
             "model names must be unique across apps."
         )
-        from audit.history import track
-
-        track(cls)
-        _registry[name] = Registration(
+        registration = _registry[name] = Registration(
             model=cls,
             name=name,
             plural=plural or f"{name}s",
@@ -95,11 +66,29 @@ def register(
             ordering_fields=tuple(ordering_fields) if ordering_fields else None,
             serializer_fields=tuple(serializer_fields) if serializer_fields else None,
         )
+        for hook in _hooks:
+            hook(registration)
         return cls
 
     if model is not None:
         return decorator(model)
     return decorator
+
+
+_BASE = "businessobjects.models.BusinessObject"
+
+
+def on_register(hook: Callable[[Registration], None]) -> None:
+    """Call ``hook(registration)`` for every business object, registered or to be.
+
+    Registration happens while models load, before ``AppConfig.ready()``: a
+    plug-in that must act then (audit creates the history model, which has to
+    exist before migrations load) attaches from its ``apps`` module. Earlier
+    registrations are replayed, so the order of INSTALLED_APPS does not matter.
+    """
+    _hooks.append(hook)
+    for registration in list(_registry.values()):
+        hook(registration)
 
 
 def registrations() -> list[Registration]:

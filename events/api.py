@@ -12,7 +12,7 @@ from businessobjects import params
 from businessobjects.api.permissions import IsCompanyMember
 from businessobjects.conf import merp_settings
 
-from . import selectors
+from . import envelope, selectors
 from .models import OutboxEvent
 
 # Plain filters besides the cursor; anything else is a 400.
@@ -25,22 +25,7 @@ class EventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OutboxEvent
-        fields = [
-            "id",
-            "stream",
-            "event_id",
-            "event_type",
-            "aggregate_type",
-            "aggregate_id",
-            "company_id",
-            "user_id",
-            "correlation_id",
-            "occurred_at",
-            "version",
-            "payload",
-            "changes",
-            "sent_at",
-        ]
+        fields = ["id", "stream", *envelope.FIELDS, "sent_at"]
 
     def get_occurred_at(self, event) -> str:
         # The very string of the stream entry.

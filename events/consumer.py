@@ -19,7 +19,6 @@ XAUTOCLAIM. An entry whose handler keeps failing is moved to ``<stream>:dead``
 after ``max_deliveries`` deliveries.
 """
 
-import json
 import logging
 import os
 import socket
@@ -33,7 +32,7 @@ import redis
 
 from businessobjects.conf import merp_settings
 
-from . import streams
+from . import envelope, streams
 
 logger = logging.getLogger(__name__)
 
@@ -67,17 +66,7 @@ class Event:
             return cls(
                 stream=stream,
                 message_id=message_id,
-                event_id=fields["event_id"],
-                event_type=fields["event_type"],
-                aggregate_type=fields["aggregate_type"],
-                aggregate_id=fields["aggregate_id"],
-                company_id=int(fields["company_id"]),
-                user_id=int(fields["user_id"]) if fields.get("user_id") else None,
-                correlation_id=fields.get("correlation_id", ""),
-                occurred_at=datetime.fromisoformat(fields["occurred_at"]),
-                version=int(fields["version"]),
-                payload=json.loads(fields["payload"]),
-                changes=json.loads(fields.get("changes") or "{}"),
+                **envelope.parse(fields),
                 fields=dict(fields),
             )
         except (KeyError, ValueError, TypeError) as exc:

@@ -1,8 +1,9 @@
-import json
 import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from . import envelope
 
 
 class OutboxEvent(models.Model):
@@ -77,28 +78,21 @@ class OutboxEvent(models.Model):
         return (self.aggregate_type, self.aggregate_id)
 
     def as_stream_fields(self) -> dict[str, str]:
-        """Return the entry fields of DESIGN.md, as strings for XADD.
-
-        The relay renders the same fields in SQL (``events.relay.stream_rows``);
-        JSON is written the way PostgreSQL prints ``jsonb`` (UTF-8, ", ", ": ").
-        """
-        return {
-            "event_id": str(self.event_id),
-            "event_type": self.event_type,
-            "aggregate_type": self.aggregate_type,
-            "aggregate_id": self.aggregate_id,
-            "company_id": str(self.company_id),
-            "user_id": "" if self.user_id is None else str(self.user_id),
-            "correlation_id": self.correlation_id,
-            "occurred_at": self.occurred_at.isoformat(),
-            "version": str(self.version),
-            "payload": _dumps(self.payload),
-            "changes": _dumps(self.changes),
-        }
-
-
-def _dumps(value) -> str:
-    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False)
+        """Return the entry fields of DESIGN.md, as strings for XADD
+        (``events.envelope``; the relay renders the JSON in SQL)."""
+        return envelope.stream_fields(
+            event_id=self.event_id,
+            event_type=self.event_type,
+            aggregate_type=self.aggregate_type,
+            aggregate_id=self.aggregate_id,
+            company_id=self.company_id,
+            user_id=self.user_id,
+            correlation_id=self.correlation_id,
+            occurred_at=self.occurred_at,
+            version=self.version,
+            payload_json=envelope.dumps(self.payload),
+            changes_json=envelope.dumps(self.changes),
+        )
 
 
 class OutboxSequence(models.Model):

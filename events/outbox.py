@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from businessobjects.conf import merp_settings
-from businessobjects.db import insert_rows, insert_values
+from businessobjects.db import insert_values
 
-from . import relay, streams
+from . import envelope, relay, streams
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -51,37 +51,21 @@ def build_event(
     )
 
 
-def enqueue(events: list[OutboxEvent]) -> list[OutboxEvent]:
-    """Insert ``events``; call inside the write's transaction.
+def enqueue(event: OutboxEvent) -> OutboxEvent | None:
+    """Insert ``event``; call inside the write's transaction.
 
-    After the transaction commits, ``relay_after_commit`` hands them on; a
-    rollback discards it with the rows.
+    After the transaction commits, ``relay_after_commit`` hands it on; a
+    rollback discards it with the row. Many events of one kind: ``enqueue_many``.
     """
-    if not events or not merp_settings.EVENT_PUBLISHING_ENABLED:
-        return []
-    if len(events) == 1:
-        events[0].save(force_insert=True)
-    else:
-        insert_rows(OutboxEvent, events)
+    if not merp_settings.EVENT_PUBLISHING_ENABLED:
+        return None
+    event.save(force_insert=True)
     _relay_on_commit()
-    return events
+    return event
 
 
 # Columns of the rows enqueue_many() writes; the others take their defaults.
-_COLUMNS = (
-    "event_id",
-    "event_type",
-    "stream",
-    "aggregate_type",
-    "aggregate_id",
-    "company_id",
-    "user_id",
-    "correlation_id",
-    "occurred_at",
-    "version",
-    "payload",
-    "changes",
-)
+_COLUMNS = ("stream", *envelope.FIELDS)
 
 
 def enqueue_many(
@@ -104,9 +88,9 @@ def enqueue_many(
     now = timezone.now
     rows = [
         (
+            stream,
             uuid.uuid4(),
             event_type,
-            stream,
             aggregate_type,
             str(aggregate_id),
             company_id,

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from businessobjects.conf import merp_settings
 
-from . import streams
+from . import envelope, streams
 from .models import OutboxEvent, OutboxSequence
 
 logger = logging.getLogger(__name__)
@@ -285,57 +285,23 @@ def stream_rows(queryset, *, lock: bool = False, chunk_size: int | None = None):
     return (_stream_row(*value) for value in values)
 
 
-_ROW_COLUMNS = (
-    "pk",
-    "position",
-    "stream",
-    "event_id",
-    "event_type",
-    "aggregate_type",
-    "aggregate_id",
-    "company_id",
-    "user_id",
-    "correlation_id",
-    "occurred_at",
-    "version",
-)
+# The outbox columns of a stream row: the envelope but its JSON fields, which
+# the database renders.
+_ROW_COLUMNS = ("pk", "position", "stream", *envelope.FIELDS[:-2])
 
 
-def _stream_row(
-    pk,
-    position,
-    stream,
-    event_id,
-    event_type,
-    aggregate_type,
-    aggregate_id,
-    company_id,
-    user_id,
-    correlation_id,
-    occurred_at,
-    version,
-    payload_json,
-    changes_json,
-) -> StreamRow:
-    # The same entry as OutboxEvent.as_stream_fields().
+def _stream_row(pk, position, stream, *values) -> StreamRow:
+    fields = dict(
+        zip(
+            (*envelope.FIELDS[:-2], "payload_json", "changes_json"), values, strict=True
+        )
+    )
     return StreamRow(
         pk=pk,
         position=position,
         stream=stream,
-        aggregate_key=(aggregate_type, aggregate_id),
-        fields={
-            "event_id": str(event_id),
-            "event_type": event_type,
-            "aggregate_type": aggregate_type,
-            "aggregate_id": aggregate_id,
-            "company_id": str(company_id),
-            "user_id": "" if user_id is None else str(user_id),
-            "correlation_id": correlation_id,
-            "occurred_at": occurred_at.isoformat(),
-            "version": str(version),
-            "payload": payload_json,
-            "changes": changes_json,
-        },
+        aggregate_key=(fields["aggregate_type"], fields["aggregate_id"]),
+        fields=envelope.stream_fields(**fields),
     )
 
 

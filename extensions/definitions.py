@@ -12,13 +12,16 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from simple_history.utils import bulk_update_with_history
 
-from audit import context as audit_context
+from audit import recorder as audit
 from businessobjects import context
 from businessobjects.conf import merp_settings
 
-from . import history, types
+from . import types
+from .conversions import (
+    RULE_ATTRIBUTES,
+    retyped,
+)
 from .models import ExtensionValue, FieldDefinition
 
 DEFINITION_ATTRIBUTES = frozenset(
@@ -191,18 +194,6 @@ def _forget_definitions(definition: FieldDefinition) -> None:
 
 # Attributes whose change alters what the API shows of objects holding a value.
 SHOWN_ATTRIBUTES = ("field_type", "decimal_places", "name", "is_active")
-# Rules that stored values (or objects without one) may break.
-RULE_ATTRIBUTES = ("required", "choices", "min_value", "max_value", "max_length")
-RULE_ATTRIBUTES += ("regex",)
-# Offending objects named in a refusal; the rest are counted.
-SHOWN_OFFENDERS = 10
-
-
-def _retyped(original: FieldDefinition, changed: FieldDefinition) -> bool:
-    return (original.field_type, original.decimal_places) != (
-        changed.field_type,
-        changed.decimal_places,
-    )
 
 
 def _touches_values(original: FieldDefinition, changed: FieldDefinition) -> bool:
@@ -224,17 +215,17 @@ def _rewrite_objects(
     """
     from businessobjects import services as bo
 
-    from . import services
+    from . import values as services
 
-    retyped = changed is not None and _retyped(original, changed)
+    converted = changed is not None and retyped(original, changed)
     renamed = changed is not None and changed.name != original.name
     shown_before = original.is_active
     shown_after = changed is not None and changed.is_active
-    if not (retyped or renamed or shown_before != shown_after):
+    if not (converted or renamed or shown_before != shown_after):
         return
     target = changed or original
     model = original.content_type.model_class()
-    reason = audit_context.get_change_reason() or _reason(original, changed)
+    reason = context.get_change_reason() or _reason(original, changed)
     rows = ExtensionValue.objects.filter(definition_id=original.pk).order_by(
         "object_id"
     )
@@ -258,7 +249,7 @@ def _rewrite_objects(
             value, new = None, None
             if changed is not None:
                 value = stored
-                if retyped and old is not None:
+                if converted and old is not None:
                     value = _convert(row, old, changed)
                 new = changed.represent(value)
             changes = {}
@@ -273,7 +264,7 @@ def _rewrite_objects(
             upserts, deletes = [], []
             if changed is None:
                 deletes.append(row)  # carries the old value for its history row
-            elif retyped:
+            elif converted:
                 row.definition = changed
                 row.set_value(value)
                 upserts.append(row)
@@ -300,7 +291,7 @@ def _reason(original: FieldDefinition, changed: FieldDefinition | None) -> str:
     done = []
     if changed.name != original.name:
         done.append(f"renamed to {changed.name!r}")
-    if _retyped(original, changed):
+    if retyped(original, changed):
         done.append(f"changed to {changed.field_type}")
     if changed.is_active != original.is_active:
         done.append("activated" if changed.is_active else "deactivated")
@@ -321,169 +312,11 @@ def _batch_size() -> int:
     return merp_settings.BULK_BATCH_SIZE
 
 
-def check_stored_values(original: FieldDefinition, changed: FieldDefinition) -> None:
-    """Raise ValidationError unless stored values fit ``changed``.
-
-    Every value must convert to a new type and meet the new rules, and a field
-    made required needs a value on every object. Both admin and API come here
-    (``FieldDefinition.clean``), with the write path's own validation
-    (``changed.type.clean``).
-    """
-    if _retyped(original, changed):
-        check_conversion(original, changed)  # also applies the new rules
-    else:
-        _check_rules(original, changed)
-    if changed.required and not original.required:
-        _check_required(original)
-
-
-def _check_rules(original: FieldDefinition, changed: FieldDefinition) -> None:
-    rules = [
-        attr
-        for attr in RULE_ATTRIBUTES
-        if attr != "required" and getattr(original, attr) != getattr(changed, attr)
-    ]
-    if not rules:
-        return
-    offenders: dict[str, list[int]] = {}
-    for row in (
-        ExtensionValue.objects.filter(definition_id=original.pk)
-        .order_by("object_id")
-        .iterator(chunk_size=2000)
-    ):
-        old = original.represent(getattr(row, original.column))
-        if old is None or _fits(old, changed):
-            continue
-        # Name the rule that refuses it (the first, if only several together do).
-        for attr in rules:
-            alone = copy.copy(original)
-            setattr(alone, attr, getattr(changed, attr))
-            if not _fits(old, alone):
-                break
-        else:
-            attr = rules[0]
-        offenders.setdefault(attr, []).append(row.object_id)
-    if offenders:
-        raise ValidationError(
-            {
-                attr: [_refusal(ids, f"holds a value that breaks the new {attr}")]
-                for attr, ids in offenders.items()
-            }
-        )
-
-
-def _fits(value, definition: FieldDefinition) -> bool:
-    try:
-        definition.type.clean(value, definition)
-    except ValidationError:
-        return False
-    return True
-
-
-def _check_required(original: FieldDefinition) -> None:
-    model = original.content_type.model_class()
-    filled = ExtensionValue.objects.filter(definition_id=original.pk)
-    if original.type.has_text_rules or original.field_type == "choice":
-        filled = filled.exclude(value_text="")
-    lacking = (
-        model.objects.for_company(original.company_id)
-        .exclude(pk__in=filled.values("object_id"))
-        .order_by("pk")
-    )
-    count = lacking.count()
-    if count:
-        ids = list(lacking.values_list("pk", flat=True)[:SHOWN_OFFENDERS])
-        raise ValidationError(
-            {"required": [_refusal(ids, "has no value", count=count)]}
-        )
-
-
-def _refusal(ids: list[int], what: str, *, count: int | None = None) -> str:
-    count = len(ids) if count is None else count
-    shown = ", ".join(str(pk) for pk in ids[:SHOWN_OFFENDERS])
-    more = count - min(len(ids), SHOWN_OFFENDERS)
-    noun = "object" if count == 1 else "objects"
-    verb = (
-        what if count == 1 else what.replace("holds", "hold").replace("has ", "have ")
-    )
-    return (
-        f"{count} {noun} {verb}: {shown}{f' and {more} more' if more else ''}. "
-        "Change those values first."
-    )
-
-
-def value_conversions(original: FieldDefinition, changed: FieldDefinition):
-    """Yield ``(row, new value, error message or None)`` for a type change."""
-    rows = (
-        ExtensionValue.objects.filter(definition_id=original.pk)
-        .order_by("pk")
-        .iterator(chunk_size=2000)
-    )
-    for row in rows:
-        old = original.represent(getattr(row, original.column))
-        if old is None:
-            continue
-        try:
-            value = changed.type.clean(
-                types.conversion_input(old, changed.type), changed
-            )
-        except ValidationError as exc:
-            yield row, old, exc.messages[0]
-        else:
-            yield row, value, None
-
-
-def check_conversion(original: FieldDefinition, changed: FieldDefinition) -> None:
-    """Raise ValidationError unless every stored value converts to ``changed``."""
-    if (original.field_type, original.decimal_places) == (
-        changed.field_type,
-        changed.decimal_places,
-    ):
-        return
-    total, failures = 0, []
-    for row, value, error in value_conversions(original, changed):
-        total += 1
-        if error is not None:
-            failures.append(f"object {row.object_id}: {value!r} ({error})")
-    if failures:
-        attr = (
-            "field_type"
-            if original.field_type != changed.field_type
-            else "decimal_places"
-        )
-        raise ValidationError(
-            {
-                attr: [
-                    f"Cannot change '{original.name}' from {original.field_type} to "
-                    f"{changed.field_type}"
-                    + (
-                        f" with {changed.decimal_places} decimal places"
-                        if changed.field_type == "decimal"
-                        and changed.decimal_places is not None
-                        else ""
-                    )
-                    + f": {len(failures)} of {total} values do not convert "
-                    f"({'; '.join(failures[:3])}). Change or clear those values "
-                    "first."
-                ]
-            }
-        )
-
-
 def _bulk_update_values(rows: list[ExtensionValue], *, user) -> None:
     if not rows:
         return
-    if merp_settings.AUDIT_ENABLED:
-        bulk_update_with_history(
-            rows,
-            ExtensionValue,
-            list(types.VALUE_COLUMNS),
-            default_user=user if user is not None else context.get_user(),
-            default_change_reason=audit_context.get_change_reason(),
-            custom_historical_attrs={"correlation_id": context.get_correlation_id()},
-        )
-    else:
-        ExtensionValue.objects.bulk_update(rows, list(types.VALUE_COLUMNS))
+    ExtensionValue.objects.bulk_update(rows, list(types.VALUE_COLUMNS))
+    audit.record(rows, "~", user=user)
 
 
 def _purge_values(definition: FieldDefinition, *, user) -> None:
@@ -493,7 +326,7 @@ def _purge_values(definition: FieldDefinition, *, user) -> None:
         rows = list(queryset.order_by("pk")[:batch_size])
         if not rows:
             break
-        history.record(rows, "-", user=user)
+        audit.record(rows, "-", user=user)
         # The history rows were written above in one batch; a plain delete()
         # would write them again, one INSERT per row, from post_delete.
         ExtensionValue.objects.filter(pk__in=[r.pk for r in rows])._raw_delete(

@@ -20,7 +20,7 @@ from businessobjects.params import parse_boolean
 
 from . import types
 from .models import ExtensionValue
-from .services import definitions_for
+from .values import definitions_for
 
 EXT_PREFIX = "ext__"
 

@@ -13,7 +13,7 @@ from businessobjects.models import Company, Membership
 from businessobjects.params import is_id
 
 from .models import ExtensionValue
-from .services import ExtensionValidationError, definitions_for, validate
+from .values import ExtensionValidationError, definitions_for, validate
 
 FORM_PREFIX = "ext__"
 

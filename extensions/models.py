@@ -14,6 +14,7 @@ from audit.history import HistoryBase, MerpHistoricalRecords
 from businessobjects.models import Company
 
 from . import types
+from .conversions import check_stored_values
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 validate_name = RegexValidator(
@@ -202,8 +203,6 @@ class FieldDefinition(models.Model):
             raise ValidationError(errors)
 
     def _check_stored_values(self) -> None:
-        from .definitions import check_stored_values
-
         original = (
             FieldDefinition.objects.filter(pk=self.pk)
             .select_related("content_type")

@@ -10,7 +10,9 @@ from rest_framework.relations import PKOnlyObject
 from rest_framework.utils import html
 
 from businessobjects.models import BusinessObject, Company
-from extensions import services as ext
+from businessobjects.registry import get_registration
+from businessobjects.representation import field_names, represent_field
+from extensions import values as ext
 
 
 @extend_schema_field(
@@ -46,11 +48,7 @@ class ExtensionsField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, instance):
-        values = getattr(instance, "_merp_extensions", None)
-        if values is None:
-            values = ext.current_values(instance)
-            instance._merp_extensions = values
-        return values
+        return extension_values(self.context, instance)
 
     def validate_empty_values(self, data):
         # "extensions": null changes nothing (a key set to null clears that key).
@@ -64,6 +62,13 @@ class ExtensionsField(serializers.Field):
                 "Expected an object of custom field name -> value."
             )
         return {"extensions": data}
+
+
+def extension_values(context: Mapping, instance) -> dict:
+    """The custom-field values of ``instance``: prefetched for a list page (the
+    ``extensions`` entry of the serializer context, ``{pk: values}``), else read."""
+    values = context.get("extensions", {}).get(instance.pk)
+    return values if values is not None else ext.current_values(instance)
 
 
 # Sent by the browsable API's HTML forms beside the fields.
@@ -158,37 +163,48 @@ class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
         return {}
 
     def to_representation(self, instance):
-        """DRF's ``Serializer.to_representation``, with plain attribute fields
-        read directly: a list page and every bulk write render many rows, and
-        DRF's generic attribute lookup cost more than the rendering."""
+        """Render the model's fields with ``representation.represent`` (the
+        events' and change sets' payload, so they cannot differ from the API);
+        fields a subclass declares go through DRF."""
         if isinstance(instance, Mapping):
             return super().to_representation(instance)
         plan = self.__dict__.get("_merp_plan")
         if plan is None:
-            plan = self._merp_plan = [
-                (field, _plain_attribute(field)) for field in self._readable_fields
-            ]
+            plan = self._merp_plan = self._plan()
         ret = {}
-        for field, attr in plan:
-            value = _SLOW
-            if attr is not None:
-                try:
-                    value = getattr(instance, attr)
-                except Exception:  # DRF's lookup decides (defaults, SkipField)
-                    value = _SLOW
-                if callable(value):
-                    value = _SLOW
-            if value is _SLOW:
-                try:
-                    value = field.get_attribute(instance)
-                except SkipField:
-                    continue
-                if isinstance(value, PKOnlyObject) and value.pk is None:
-                    value = None
+        for field, own in plan:
+            if own:
+                ret[field.field_name] = (
+                    extension_values(self.context, instance)
+                    if field.field_name == "extensions"
+                    else represent_field(instance, field.field_name)
+                )
+                continue
+            try:
+                value = field.get_attribute(instance)
+            except SkipField:
+                continue
+            if isinstance(value, PKOnlyObject) and value.pk is None:
+                value = None
             ret[field.field_name] = (
                 None if value is None else field.to_representation(value)
             )
         return ret
+
+    def _plan(self) -> list:
+        # A field is the model's own when the base or ModelSerializer built it:
+        # a subclass that declares it renders it its own way.
+        standard = set(field_names(self.Meta.model))
+        base = BusinessObjectSerializer._declared_fields
+        declared = type(self)._declared_fields
+        return [
+            (
+                field,
+                field.field_name in standard
+                and declared.get(field.field_name) is base.get(field.field_name),
+            )
+            for field in self._readable_fields
+        ]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -205,39 +221,25 @@ class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
         return fields
 
 
-_SLOW = object()
+_serializers: dict[str, type] = {}
 
 
-def _plain_attribute(field) -> str | None:
-    """The one attribute a field reads with DRF's stock lookup, else None."""
-    if type(field).get_attribute is serializers.Field.get_attribute and (
-        len(field.source_attrs) == 1
-    ):
-        return field.source_attrs[0]
-    return None
+def serializer_for(model_or_name) -> type:
+    """Return the serializer class of a registered business object (built once)."""
+    registration = get_registration(model_or_name)
+    if registration.name not in _serializers:
+        _serializers[registration.name] = build_serializer(registration)
+    return _serializers[registration.name]
 
 
 def build_serializer(registration):
     model = registration.model
-    own = registration.serializer_fields or tuple(
-        f.name
-        for f in model._meta.concrete_fields
-        if f.name not in BusinessObject.SYSTEM_FIELDS
-    )
     meta = type(
         "Meta",
         (),
         {
             "model": model,
-            "fields": (
-                "id",
-                "company",
-                "version",
-                "created_at",
-                "updated_at",
-                *own,
-                "extensions",
-            ),
+            "fields": field_names(model),
             "read_only_fields": ("id", "created_at", "updated_at"),
             # Uniqueness is checked by the service (per company), not DRF's
             # table-wide validators.

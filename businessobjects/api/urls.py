@@ -5,7 +5,7 @@ from businessobjects.registry import registrations
 from extensions.api import FieldDefinitionViewSet
 
 from .auth import TokenView
-from .views import CompanyViewSet
+from .views import CompanyViewSet, viewset_for
 
 
 def build_router() -> DefaultRouter:
@@ -14,7 +14,7 @@ def build_router() -> DefaultRouter:
     router.register("custom-fields", FieldDefinitionViewSet, basename="custom-field")
     for registration in registrations():
         router.register(
-            registration.plural, registration.viewset_class, basename=registration.name
+            registration.plural, viewset_for(registration), basename=registration.name
         )
     return router
 

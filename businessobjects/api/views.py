@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from audit.api import HistoryMixin
 from businessobjects import selectors, services
 from businessobjects.models import Company, Membership
-from extensions import services as ext
+from extensions import values as ext
 from extensions.filters import (
     ExtensionFilterBackend,
     ExtensionOrderingFilter,
@@ -22,7 +22,7 @@ from .filters import (
     build_filterset,
 )
 from .permissions import IsCompanyMember
-from .serializers import CompanySerializer, unknown_fields
+from .serializers import CompanySerializer, serializer_for, unknown_fields
 
 # An entity-tag list (RFC 9110 8.8.3, 13.1.1): tags, commas, empty elements.
 _TAG = r'(?:W/)?"[^"\x00-\x20\x7f]*"'
@@ -92,8 +92,14 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         with index_walk(self.request, queryset, id_order=cursor or None):
             page = super().paginate_queryset(queryset)
         if page and isinstance(page[0], self.registration.model):
-            ext.prefetch(page)
+            self._extension_values = ext.prefetch(page)
         return page
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        # The custom-field values of a list page, read in one query.
+        context["extensions"] = getattr(self, "_extension_values", {})
+        return context
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
@@ -215,6 +221,16 @@ def _version(raw) -> int:
     return int(text)
 
 
+_viewsets: dict[str, type] = {}
+
+
+def viewset_for(registration) -> type:
+    """Return the viewset class of ``registration`` (built once)."""
+    if registration.name not in _viewsets:
+        _viewsets[registration.name] = build_viewset(registration)
+    return _viewsets[registration.name]
+
+
 def build_viewset(registration):
     model = registration.model
     ordering_fields = registration.ordering_fields or [
@@ -226,7 +242,7 @@ def build_viewset(registration):
         {
             "registration": registration,
             "queryset": model.objects.none(),
-            "serializer_class": registration.serializer_class,
+            "serializer_class": serializer_for(registration.name),
             "filterset_fields": list(registration.filter_fields),
             "filterset_class": build_filterset(model, registration.filter_fields),
             "search_fields": list(registration.search_fields),

@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from audit.context import MAX_REASON_LENGTH, change_reason
 from businessobjects import services
+from businessobjects.context import MAX_REASON_LENGTH, change_reason
 from businessobjects.models import Partner
 
 pytestmark = pytest.mark.django_db

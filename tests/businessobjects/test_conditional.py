@@ -106,16 +106,16 @@ def test_malformed_if_match_is_400_naming_the_header(api, member_a, partner, hea
 def test_if_match_is_checked_under_the_row_lock(api, member_a, partner, monkeypatch):
     # Someone else writes between the view's read and the service's lock: the
     # check runs against the locked row, not the one the view read.
-    from businessobjects import services as module
+    from businessobjects.services import single as module
 
-    original = module._lock
+    original = module.lock
 
     def lock_after_concurrent_write(instance):
-        module._lock = original
+        module.lock = original
         services.update(Partner.objects.get(pk=instance.pk), data={"name": "Theirs"})
         return original(instance)
 
-    monkeypatch.setattr(module, "_lock", lock_after_concurrent_write)
+    monkeypatch.setattr(module, "lock", lock_after_concurrent_write)
     response = api(member_a).patch(
         url(partner), {"name": "Mine"}, format="json", HTTP_IF_MATCH='"2"'
     )

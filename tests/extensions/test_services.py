@@ -214,7 +214,7 @@ def test_loaded_values_match_the_orm(company_a, define, partner):
     """_load reads values with plain SQL on PostgreSQL: same Python values."""
     from businessobjects.models import Partner
     from extensions.models import ExtensionValue
-    from extensions.services import _load, definitions_for
+    from extensions.values import _load, definitions_for
 
     kinds = {
         "s": ("string", {}, "x\ty"),
