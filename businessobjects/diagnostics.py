@@ -146,7 +146,7 @@ def outbox_backlog(*, forwarding: bool | None = None) -> Outcome:
     from events.models import OutboxEvent
 
     if forwarding is None:
-        forwarding = bool(settings.REDIS_URL)
+        forwarding = bool(merp_settings.REDIS_URL)
     try:
         stats = OutboxEvent.objects.filter(sent_at__isnull=True).aggregate(
             pending=Count("id"), oldest=Min("occurred_at")
@@ -180,7 +180,7 @@ def outbox_backlog(*, forwarding: bool | None = None) -> Outcome:
 
 def redis(url: str | None = None) -> Outcome:
     """PING the Redis of REDIS_URL (cache, broker and event streams)."""
-    url = settings.REDIS_URL if url is None else url
+    url = merp_settings.REDIS_URL if url is None else url
     if not url:
         return Outcome(
             summary="not configured (REDIS_URL unset: events stay in the outbox, "

@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.http import JsonResponse
 from django.urls import path
 from health_check.base import HealthCheck
@@ -70,8 +69,8 @@ def readiness_checks() -> dict[str, HealthCheck | str]:
 
     timeout = datetime.timedelta(seconds=merp_settings.HEALTH_TIMEOUT)
     checks: dict[str, HealthCheck | str] = {"database": Database()}
-    if settings.REDIS_URL:
-        url = settings.REDIS_URL
+    if merp_settings.REDIS_URL:
+        url = merp_settings.REDIS_URL
         checks["redis"] = Redis(client_factory=lambda: _redis_client(url))
     else:
         checks["redis"] = "not configured (REDIS_URL unset)"
