@@ -629,11 +629,6 @@ def validate_field_type(value: str) -> None:
         )
 
 
-def get_type(name: str) -> FieldType:
-    validate_field_type(name)
-    return FIELD_TYPES[name]
-
-
 def conversion_input(value: Any, target: FieldType) -> Any:
     """Return an API value of another type as input for ``target`` (type changes)."""
     if isinstance(target, TextType) and not isinstance(value, str):
