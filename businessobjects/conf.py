@@ -66,6 +66,9 @@ DEFAULTS = {
     "OUTBOX_WARN_AGE": 300,
     "OUTBOX_FAIL_PENDING": 100_000,
     "OUTBOX_FAIL_AGE": 3_600,
+    # Dotted path of the project's Celery app, which diagnostics and readiness
+    # ask about workers (the apps never import the project package).
+    "CELERY_APP": "merp.celery.app",
     # Seconds to wait for Redis and Celery workers to answer a diagnostic ping.
     "HEALTH_TIMEOUT": 1.0,
     # Seconds custom-field definitions stay cached (changes invalidate at once

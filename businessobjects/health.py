@@ -14,6 +14,7 @@ import datetime
 from asgiref.sync import sync_to_async
 from django.http import JsonResponse
 from django.urls import path
+from django.utils.module_loading import import_string
 from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.contrib.redis import Redis
@@ -65,8 +66,6 @@ class OutboxBacklog(_ProbeCheck):
 
 def readiness_checks() -> dict[str, HealthCheck | str]:
     """Return ``{name: check}``; a string instead of a check says why it is off."""
-    from merp.celery import app as celery_app
-
     timeout = datetime.timedelta(seconds=merp_settings.HEALTH_TIMEOUT)
     checks: dict[str, HealthCheck | str] = {"database": Database()}
     if merp_settings.REDIS_URL:
@@ -74,6 +73,7 @@ def readiness_checks() -> dict[str, HealthCheck | str]:
         checks["redis"] = Redis(client_factory=lambda: _redis_client(url))
     else:
         checks["redis"] = "not configured (REDIS_URL unset)"
+    celery_app = import_string(merp_settings.CELERY_APP)
     if celery_app.conf.task_always_eager:
         checks["celery"] = "not configured (tasks run in-process)"
     else:

@@ -191,6 +191,7 @@ MERP = {
     "OUTBOX_FAIL_PENDING": env.int("MERP_OUTBOX_FAIL_PENDING", default=100_000),
     "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
     "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
+    "CELERY_APP": env("MERP_CELERY_APP", default="merp.celery.app"),
     "EXTENSIONS_CACHE_TIMEOUT": env.int("MERP_EXTENSIONS_CACHE_TIMEOUT", default=300),
     "EXTENSIONS_FILTER_INDEX_WALK": env.bool(
         "MERP_EXTENSIONS_FILTER_INDEX_WALK", default=True

@@ -3,6 +3,7 @@
 import datetime
 
 from django.core.checks import Error
+from django.utils.module_loading import import_string
 
 from ..conf import merp_settings
 from .outcome import (
@@ -42,7 +43,7 @@ def celery_workers(app=None) -> Outcome:
     from health_check.contrib.celery import Ping
 
     if app is None:
-        from merp.celery import app
+        app = import_string(merp_settings.CELERY_APP)
     if app.conf.task_always_eager:
         return Outcome(summary="not configured (tasks run in-process)")
     hint = (
