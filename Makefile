@@ -43,6 +43,8 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# Layers and plug-in independence ([tool.importlinter] in pyproject.toml).
+	$(BIN)/lint-imports
 
 # Benchmarks on their own PostgreSQL database and Redis db (docs/performance.md).
 bench: install-dev

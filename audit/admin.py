@@ -13,19 +13,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from businessobjects.admin_scoping import scoped_company_ids
+from businessobjects.display import json_display
 from businessobjects.exceptions import VersionConflict
 from businessobjects.params import is_id
-from businessobjects.selectors import admin_company_ids
-from extensions.types import json_display
 
 from . import services
-
-
-def _admin_company_ids(request) -> list[int] | None:
-    """Companies whose history ``request.user`` may see (``None``: all)."""
-    if request.user.is_superuser:
-        return None
-    return admin_company_ids(request.user)
 
 
 class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
@@ -40,7 +33,7 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
         queryset = super().get_history_queryset(
             request, history_manager, pk_name, object_id
         )
-        company_ids = _admin_company_ids(request)
+        company_ids = scoped_company_ids(request)
         if company_ids is not None:
             # Also for deleted objects: another company's id is a 404, not a 403.
             queryset = queryset.filter(company_id__in=company_ids)

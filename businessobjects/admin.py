@@ -1,6 +1,4 @@
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.http import Http404
 
@@ -8,31 +6,14 @@ from audit.admin import BusinessObjectHistoryAdmin
 from extensions.forms import ExtensionFieldsAdminMixin
 
 from . import services
+from .admin_scoping import (
+    CompanyScopedAdminMixin,
+    SafeChangeListMixin,
+    scoped_company_ids,
+)
 from .exceptions import ObjectInUse, ObjectNotFound
 from .models import BusinessObject, Company, Membership
-from .params import unsafe_text
 from .registry import registrations
-from .selectors import admin_company_ids
-
-
-class SafeChangeList(ChangeList):
-    """A change list that refuses filter values PostgreSQL cannot compare (a NUL
-    reached the database as a 500): Django shows its "invalid filter" page."""
-
-    def get_filters_params(self, params=None):
-        lookup_params = super().get_filters_params(params)
-        for key, values in lookup_params.items():
-            values = values if isinstance(values, list) else [values]
-            if any(unsafe_text(str(v)) for v in [key, *values]):
-                raise IncorrectLookupParameters(f"Invalid value for filter {key!r}.")
-        return lookup_params
-
-
-class SafeChangeListMixin:
-    """ModelAdmin mixin: change-list filters with a NUL are an invalid filter."""
-
-    def get_changelist(self, request, **kwargs):
-        return SafeChangeList
 
 
 class ServiceRefusalAdminMixin:
@@ -93,7 +74,7 @@ class _RefusedFormMixin:
 
 
 class CompanyScopedAdmin(
-    SafeChangeListMixin,
+    CompanyScopedAdminMixin,
     ServiceRefusalAdminMixin,
     ExtensionFieldsAdminMixin,
     BusinessObjectHistoryAdmin,
@@ -112,38 +93,6 @@ class CompanyScopedAdmin(
     )
     list_display = ("__str__", "company", "version", "updated_at")
 
-    def _is_company_admin(self, request) -> bool:
-        return (
-            request.user.is_active
-            and request.user.is_staff
-            and bool(admin_company_ids(request.user))
-        )
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser or self._is_company_admin(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request) and self._owns(request, obj)
-
-    has_add_permission = has_module_permission
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj)
-
-    def _owns(self, request, obj) -> bool:
-        if obj is None or request.user.is_superuser:
-            return True
-        return obj.company_id in admin_company_ids(request.user)
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(company_id__in=admin_company_ids(request.user))
-
     def get_list_filter(self, request):
         return ("company",) if request.user.is_superuser else ()
 
@@ -156,13 +105,12 @@ class CompanyScopedAdmin(
         return readonly + ["company"] if obj is not None else readonly
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Company choices come from CompanyScopedAdminMixin; related business
+        # objects are offered from the admin's companies only.
         related = db_field.related_model
-        if not request.user.is_superuser:
-            company_ids = admin_company_ids(request.user)
-            if related is Company:
-                kwargs["queryset"] = Company.objects.filter(pk__in=company_ids)
-            elif issubclass(related, BusinessObject):
-                kwargs["queryset"] = related.objects.filter(company_id__in=company_ids)
+        company_ids = scoped_company_ids(request)
+        if company_ids is not None and issubclass(related, BusinessObject):
+            kwargs["queryset"] = related.objects.filter(company_id__in=company_ids)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

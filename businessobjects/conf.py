@@ -1,17 +1,19 @@
 """One settings object for the framework: ``merp_settings.AUDIT_ENABLED`` etc.
 
-Values come from ``settings.MERP`` with the defaults below; the object reloads when
-``settings.MERP`` (or a flag) is overridden, so ``override_settings`` works in tests.
+Values come from ``settings.MERP`` (merp/settings.py fills it from the environment)
+with the defaults below. This module only reads settings.
 """
 
 from django.conf import settings
-from django.core.signals import setting_changed
 
 DEFAULTS = {
     # Write history rows for every business-object change.
     "AUDIT_ENABLED": True,
     # Write an outbox event for every business-object change.
     "EVENT_PUBLISHING_ENABLED": True,
+    # Redis of the cache, the Celery broker and (by default) the event streams;
+    # empty: no Redis (diagnostics and readiness report it as not configured).
+    "REDIS_URL": "",
     # Prefix of every Redis stream name (``<prefix><model>_events``).
     "EVENT_STREAM_PREFIX": "",
     # Approximate MAXLEN passed to XADD.
@@ -40,6 +42,18 @@ DEFAULTS = {
     "EVENT_CLAIM_MIN_IDLE_MS": 60_000,
     # Deliveries of one entry before a consumer moves it to "<stream>:dead".
     "EVENT_MAX_DELIVERIES": 10,
+    # Consumer name inside its group; empty: the host name.
+    "EVENT_CONSUMER_NAME": "",
+    # Outbox rows given stream positions per sequencing transaction.
+    "EVENT_SEQUENCE_BATCH_SIZE": 5000,
+    # Sent outbox rows deleted per statement when pruning.
+    "EVENT_PRUNE_BATCH_SIZE": 5000,
+    # Seconds a "forwarding task queued" marker lives in Redis, so commits in a
+    # burst queue one task instead of one each.
+    "EVENT_FORWARD_KICK_TTL": 10,
+    # Seconds before a forwarding task tries again when rows were held back
+    # behind another relay.
+    "EVENT_DEFERRED_RETRY_SECONDS": 1,
     # Default and maximum page size of list endpoints.
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 500,
@@ -52,8 +66,14 @@ DEFAULTS = {
     "OUTBOX_WARN_AGE": 300,
     "OUTBOX_FAIL_PENDING": 100_000,
     "OUTBOX_FAIL_AGE": 3_600,
+    # Dotted path of the project's Celery app, which diagnostics and readiness
+    # ask about workers (the apps never import the project package).
+    "CELERY_APP": "merp.celery.app",
     # Seconds to wait for Redis and Celery workers to answer a diagnostic ping.
     "HEALTH_TIMEOUT": 1.0,
+    # Extra /health/ready/ checks of plug-ins: {name: dotted path of a
+    # health_check HealthCheck class}.
+    "READINESS_CHECKS": {},
     # Seconds custom-field definitions stay cached (changes invalidate at once
     # with Redis; the local-memory cache is per process, so this bounds staleness).
     "EXTENSIONS_CACHE_TIMEOUT": 300,
@@ -100,25 +120,19 @@ DEFAULTS = {
 
 
 class MerpSettings:
+    """Read ``settings.MERP[name]``, else ``DEFAULTS[name]``; never write settings.
+
+    Every read looks ``settings.MERP`` up again, so ``override_settings(MERP=...)``
+    takes effect at once.
+    """
+
     def __getattr__(self, name: str):
         if name not in DEFAULTS:
-            raise AttributeError(f"Unknown M-ERP setting {name!r}")
-        configured = getattr(settings, "MERP", {})
-        # Top-level flags win so that override_settings(AUDIT_ENABLED=False) works.
-        if name in ("AUDIT_ENABLED", "EVENT_PUBLISHING_ENABLED") and hasattr(
-            settings, name
-        ):
-            return getattr(settings, name)
-        return configured.get(name, DEFAULTS[name])
+            raise AttributeError(
+                f"Unknown M-ERP setting {name!r}: add it to "
+                "businessobjects.conf.DEFAULTS with a documented default."
+            )
+        return getattr(settings, "MERP", {}).get(name, DEFAULTS[name])
 
 
 merp_settings = MerpSettings()
-
-
-def _sync_simple_history(*, setting, value, **kwargs):
-    # Keep simple-history's global switch in step with AUDIT_ENABLED.
-    if setting == "AUDIT_ENABLED":
-        settings.SIMPLE_HISTORY_ENABLED = value
-
-
-setting_changed.connect(_sync_simple_history, dispatch_uid="merp_sync_simple_history")

@@ -46,12 +46,3 @@ def default_membership(user) -> Membership | None:
         memberships.filter(is_default=True).first()
         or memberships.order_by("id").first()
     )
-
-
-def admin_company_ids(user) -> list[int]:
-    """Companies whose business objects ``user`` may manage in the admin."""
-    return list(
-        Membership.objects.filter(user=user, role=Membership.Role.ADMIN).values_list(
-            "company_id", flat=True
-        )
-    )

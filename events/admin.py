@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from businessobjects.admin import SafeChangeListMixin, admin_company_ids
+from businessobjects.admin_scoping import CompanyScopedAdminMixin
 
 from .models import OutboxEvent
 
@@ -21,7 +21,7 @@ class SentFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(SafeChangeListMixin, admin.ModelAdmin):
+class OutboxEventAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     """Read-only: the outbox is written by the services and the relay only.
 
     Company admins see their companies' events; superusers see all.
@@ -47,19 +47,6 @@ class OutboxEventAdmin(SafeChangeListMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
 
-    def has_module_permission(self, request):
-        user = request.user
-        return user.is_active and (
-            user.is_superuser or (user.is_staff and bool(admin_company_ids(user)))
-        )
-
-    def has_view_permission(self, request, obj=None):
-        if not self.has_module_permission(request):
-            return False
-        if obj is None or request.user.is_superuser:
-            return True
-        return obj.company_id in admin_company_ids(request.user)
-
     def has_add_permission(self, request):
         return False
 
@@ -68,9 +55,3 @@ class OutboxEventAdmin(SafeChangeListMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(company_id__in=admin_company_ids(request.user))

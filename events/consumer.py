@@ -20,7 +20,6 @@ after ``max_deliveries`` deliveries.
 """
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -76,7 +75,7 @@ class Event:
 def default_consumer_name() -> str:
     # Stable across restarts of the same host, so a restarted consumer re-reads
     # its own pending entries first; run one consumer per name.
-    return os.environ.get("MERP_CONSUMER_NAME") or socket.gethostname()
+    return merp_settings.EVENT_CONSUMER_NAME or socket.gethostname()
 
 
 class Consumer:

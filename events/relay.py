@@ -37,11 +37,6 @@ from .models import OutboxEvent, OutboxSequence
 
 logger = logging.getLogger(__name__)
 
-# Rows given positions per sequencing transaction.
-SEQUENCE_BATCH_SIZE = 5000
-# Rows deleted per pruning statement.
-PRUNE_BATCH_SIZE = 5000
-
 
 @dataclass
 class ForwardResult:
@@ -87,7 +82,7 @@ def sequence_outbox(
     transaction (after commit, in a task or command): each batch holds the
     sequence row lock until its own commit.
     """
-    batch_size = batch_size or SEQUENCE_BATCH_SIZE
+    batch_size = batch_size or merp_settings.EVENT_SEQUENCE_BATCH_SIZE
     total, batches = 0, 0
     while max_batches is None or batches < max_batches:
         count = _sequence_batch(
@@ -424,7 +419,7 @@ def prune_sent(*, days: int | None = None) -> int:
         ids = list(
             OutboxEvent.objects.filter(sent_at__lt=cutoff)
             .order_by("sent_at")
-            .values_list("pk", flat=True)[:PRUNE_BATCH_SIZE]
+            .values_list("pk", flat=True)[: merp_settings.EVENT_PRUNE_BATCH_SIZE]
         )
         if not ids:
             return total

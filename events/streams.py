@@ -56,8 +56,8 @@ def get_client(url: str | None = None) -> redis.Redis:
 
 # Set while a forwarding task is queued and not started: writers that commit
 # meanwhile need not queue another (the task clears it before it reads the
-# outbox, so it sees their rows). Expires in case the task is lost.
-FORWARD_KICK_TTL = 10
+# outbox, so it sees their rows). Expires (EVENT_FORWARD_KICK_TTL) in case the
+# task is lost.
 
 
 def _kick_key() -> str:
@@ -66,7 +66,11 @@ def _kick_key() -> str:
 
 def claim_forward_kick() -> bool:
     """Return True if the caller should queue a forwarding task."""
-    return bool(get_client().set(_kick_key(), "1", nx=True, ex=FORWARD_KICK_TTL))
+    return bool(
+        get_client().set(
+            _kick_key(), "1", nx=True, ex=merp_settings.EVENT_FORWARD_KICK_TTL
+        )
+    )
 
 
 def release_forward_kick() -> None:

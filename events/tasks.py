@@ -14,9 +14,6 @@ from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
-# Seconds before another try when rows were held back behind another relay.
-DEFERRED_RETRY_SECONDS = 1
-
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def forward_outbox(self) -> dict:
@@ -63,7 +60,7 @@ def forward_outbox(self) -> dict:
         if result.more:
             self.apply_async()
         elif result.deferred:
-            self.apply_async(countdown=DEFERRED_RETRY_SECONDS)
+            self.apply_async(countdown=merp_settings.EVENT_DEFERRED_RETRY_SECONDS)
     return result.as_dict()
 
 

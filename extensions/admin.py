@@ -14,8 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 
-from businessobjects.admin import SafeChangeListMixin, admin_company_ids
-from businessobjects.models import Company
+from businessobjects.admin_scoping import CompanyScopedAdminMixin
 from businessobjects.registry import registrations
 
 from . import services, types
@@ -128,7 +127,7 @@ class BusinessObjectFilter(admin.SimpleListFilter):
 
 
 @admin.register(FieldDefinition)
-class FieldDefinitionAdmin(SafeChangeListMixin, admin.ModelAdmin):
+class FieldDefinitionAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     form = FieldDefinitionForm
     list_display = (
         "name",
@@ -150,33 +149,10 @@ class FieldDefinitionAdmin(SafeChangeListMixin, admin.ModelAdmin):
     def business_object(self, obj) -> str:
         return obj.model_name
 
-    # -- company scoping (as businessobjects.admin.CompanyScopedAdmin) ---------
-
-    def _company_ids(self, request) -> list[int]:
-        return admin_company_ids(request.user)
-
-    def has_module_permission(self, request):
-        user = request.user
-        return user.is_superuser or (
-            user.is_active and user.is_staff and bool(self._company_ids(request))
-        )
-
-    def has_view_permission(self, request, obj=None):
-        if not self.has_module_permission(request):
-            return False
-        if obj is None or request.user.is_superuser:
-            return True
-        return obj.company_id in self._company_ids(request)
-
-    has_add_permission = has_module_permission
-    has_change_permission = has_view_permission
-    has_delete_permission = has_view_permission
+    # -- company scoping: CompanyScopedAdminMixin ------------------------------
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("content_type")
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(company_id__in=self._company_ids(request))
+        return super().get_queryset(request).select_related("content_type")
 
     def get_list_filter(self, request):
         extra = ("company",) if request.user.is_superuser else ()
@@ -188,13 +164,6 @@ class FieldDefinitionAdmin(SafeChangeListMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ("company",) if obj is not None else ()
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "company" and not request.user.is_superuser:
-            kwargs["queryset"] = Company.objects.filter(
-                pk__in=self._company_ids(request)
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # -- writes through the services -------------------------------------------
 

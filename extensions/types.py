@@ -26,6 +26,7 @@ from rest_framework.fields import DateTimeField as _DRFDateTimeField
 
 from businessobjects import params
 from businessobjects.conf import merp_settings
+from businessobjects.display import json_display
 
 # Text values are indexed with (definition, value) btree indexes; a btree entry
 # must stay under ~2.7 kB, so text values are capped (500 chars <= 2000 bytes).
@@ -510,45 +511,6 @@ def _check_json_depth(value: Any) -> None:
         raise _invalid(_too_deep_message())
 
 
-def json_display(value: Any, limit: int = 1000) -> str:
-    """``value`` as JSON text for display, cut to about ``limit`` characters.
-
-    Iterative: a stored value nested deeper than the recursion limit (a value
-    from before MERP_EXTENSIONS_JSON_MAX_DEPTH) renders instead of raising
-    RecursionError.
-    """
-    out: list[str] = []
-    size = 0
-    stack: list[tuple[bool, Any]] = [(False, value)]
-    while stack:
-        literal, item = stack.pop()
-        if literal:
-            piece = item
-        elif isinstance(item, dict):
-            piece = "{"
-            stack.append((True, "}"))
-            entries = list(item.items())
-            for index in range(len(entries) - 1, -1, -1):
-                key, child = entries[index]
-                stack.append((False, child))
-                prefix = ", " if index else ""
-                stack.append((True, f"{prefix}{json.dumps(str(key))}: "))
-        elif isinstance(item, list | tuple):
-            piece = "["
-            stack.append((True, "]"))
-            for index in range(len(item) - 1, -1, -1):
-                stack.append((False, item[index]))
-                if index:
-                    stack.append((True, ", "))
-        else:
-            piece = json.dumps(item, ensure_ascii=False, default=str)
-        out.append(piece)
-        size += len(piece)
-        if size > limit:
-            return "".join(out)[:limit] + "…"
-    return "".join(out)
-
-
 class SafeJSONField(forms.JSONField):
     """The admin's JSON form field, safe with values nested beyond the recursion
     limit: shown iteratively, refused (not a RecursionError) when submitted."""
@@ -665,11 +627,6 @@ def validate_field_type(value: str) -> None:
             f"Invalid field type '{value}'. Supported types: {', '.join(FIELD_TYPES)}.",
             code="invalid_field_type",
         )
-
-
-def get_type(name: str) -> FieldType:
-    validate_field_type(name)
-    return FIELD_TYPES[name]
 
 
 def conversion_input(value: Any, target: FieldType) -> Any:

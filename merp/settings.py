@@ -162,15 +162,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # connection once (docs/troubleshooting.md).
 CELERY_WORKER_CONSUMER = "merp.celery:Consumer"
 
-AUDIT_ENABLED = env.bool("AUDIT_ENABLED", default=True)
-EVENT_PUBLISHING_ENABLED = env.bool("EVENT_PUBLISHING_ENABLED", default=True)
-# simple-history's own switch follows ours, so saves outside the services obey it too.
-SIMPLE_HISTORY_ENABLED = AUDIT_ENABLED
-
-# Framework settings, read through businessobjects.conf.merp_settings.
+# Framework settings, read only through businessobjects.conf.merp_settings (its
+# DEFAULTS document each key); override them with override_settings(MERP=...).
 MERP = {
-    "AUDIT_ENABLED": AUDIT_ENABLED,
-    "EVENT_PUBLISHING_ENABLED": EVENT_PUBLISHING_ENABLED,
+    "AUDIT_ENABLED": env.bool("AUDIT_ENABLED", default=True),
+    "EVENT_PUBLISHING_ENABLED": env.bool("EVENT_PUBLISHING_ENABLED", default=True),
+    "REDIS_URL": REDIS_URL,
     "EVENT_STREAM_PREFIX": env("MERP_EVENT_STREAM_PREFIX", default=""),
     "EVENT_STREAM_MAXLEN": env.int("MERP_EVENT_STREAM_MAXLEN", default=1_000_000),
     "EVENT_RETENTION_DAYS": env.int("MERP_EVENT_RETENTION_DAYS", default=7),
@@ -178,6 +175,15 @@ MERP = {
     "EVENT_FORWARD_BATCH_SIZE": env.int("MERP_EVENT_FORWARD_BATCH_SIZE", default=500),
     "EVENT_SWEEP_INTERVAL": env.int("MERP_EVENT_SWEEP_INTERVAL", default=30),
     "EVENT_CLAIM_MIN_IDLE_MS": env.int("MERP_EVENT_CLAIM_MIN_IDLE_MS", default=60_000),
+    "EVENT_CONSUMER_NAME": env("MERP_CONSUMER_NAME", default=""),
+    "EVENT_SEQUENCE_BATCH_SIZE": env.int(
+        "MERP_EVENT_SEQUENCE_BATCH_SIZE", default=5000
+    ),
+    "EVENT_PRUNE_BATCH_SIZE": env.int("MERP_EVENT_PRUNE_BATCH_SIZE", default=5000),
+    "EVENT_FORWARD_KICK_TTL": env.int("MERP_EVENT_FORWARD_KICK_TTL", default=10),
+    "EVENT_DEFERRED_RETRY_SECONDS": env.int(
+        "MERP_EVENT_DEFERRED_RETRY_SECONDS", default=1
+    ),
     "PAGE_SIZE": env.int("MERP_PAGE_SIZE", default=50),
     "MAX_PAGE_SIZE": env.int("MERP_MAX_PAGE_SIZE", default=500),
     "BULK_BATCH_SIZE": env.int("MERP_BULK_BATCH_SIZE", default=1000),
@@ -186,6 +192,8 @@ MERP = {
     "OUTBOX_FAIL_PENDING": env.int("MERP_OUTBOX_FAIL_PENDING", default=100_000),
     "OUTBOX_FAIL_AGE": env.int("MERP_OUTBOX_FAIL_AGE", default=3_600),
     "HEALTH_TIMEOUT": env.float("MERP_HEALTH_TIMEOUT", default=1.0),
+    "CELERY_APP": env("MERP_CELERY_APP", default="merp.celery.app"),
+    "READINESS_CHECKS": {"webhooks": "webhooks.health.DeliveryBacklog"},
     "EXTENSIONS_CACHE_TIMEOUT": env.int("MERP_EXTENSIONS_CACHE_TIMEOUT", default=300),
     "EXTENSIONS_FILTER_INDEX_WALK": env.bool(
         "MERP_EXTENSIONS_FILTER_INDEX_WALK", default=True
@@ -207,6 +215,8 @@ MERP = {
     "WEBHOOK_SWEEP_INTERVAL": env.float("MERP_WEBHOOK_SWEEP_INTERVAL", default=10),
     "WEBHOOK_RETENTION_DAYS": env.int("MERP_WEBHOOK_RETENTION_DAYS", default=30),
 }
+# simple-history's own switch follows ours (check audit.W001 warns when they differ).
+SIMPLE_HISTORY_ENABLED = MERP["AUDIT_ENABLED"]
 
 # Periodic tasks (celery -A merp beat). Expiring sweeps do not pile up while
 # workers are down: the next one does the same work.

@@ -1,5 +1,5 @@
 """Admin: company-scoped endpoints (writes through ``webhooks.services``) and a
-read-only delivery log with a replay action."""
+read-only delivery log with a replay action; scoping from admin_scoping."""
 
 from django import forms
 from django.contrib import admin, messages
@@ -7,34 +7,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from businessobjects.admin import admin_company_ids
-from businessobjects.models import Company
+from businessobjects.admin_scoping import CompanyScopedAdminMixin
 
 from . import services
 from .models import Delivery, Endpoint
-
-
-class CompanyAdminAccess:
-    """Company admins (staff) see their companies' rows; superusers see all."""
-
-    def has_module_permission(self, request):
-        user = request.user
-        return user.is_active and (
-            user.is_superuser or (user.is_staff and bool(admin_company_ids(user)))
-        )
-
-    def has_view_permission(self, request, obj=None):
-        if not self.has_module_permission(request):
-            return False
-        if obj is None or request.user.is_superuser:
-            return True
-        return obj.company_id in admin_company_ids(request.user)
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(company_id__in=admin_company_ids(request.user))
 
 
 class EndpointForm(forms.ModelForm):
@@ -70,7 +46,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(CompanyAdminAccess, admin.ModelAdmin):
+class EndpointAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     form = EndpointForm
     list_display = ("url", "company", "is_active", "description", "deliveries_link")
     list_filter = ("is_active",)
@@ -78,23 +54,9 @@ class EndpointAdmin(CompanyAdminAccess, admin.ModelAdmin):
     readonly_fields = ("previous_secret_expires_at", "created_at", "updated_at")
     actions = ["rotate_secret"]
 
-    has_add_permission = CompanyAdminAccess.has_module_permission
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_view_permission(request, obj)
-
-    has_delete_permission = has_change_permission
-
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         return readonly + ["company"] if obj is not None else readonly
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "company" and not request.user.is_superuser:
-            kwargs["queryset"] = Company.objects.filter(
-                pk__in=admin_company_ids(request.user)
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="deliveries")
     def deliveries_link(self, obj):
@@ -130,7 +92,7 @@ class EndpointAdmin(CompanyAdminAccess, admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(CompanyAdminAccess, admin.ModelAdmin):
+class DeliveryAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     """Read-only: deliveries are written by the fan-out and the workers."""
 
     list_display = (

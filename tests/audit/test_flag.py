@@ -12,13 +12,14 @@ from businessobjects import services
 from businessobjects.models import Partner
 from events.models import OutboxEvent
 from tests.testapp.models import Product
+from tests.utils import override_merp
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@override_settings(AUDIT_ENABLED=False)
+@override_merp(AUDIT_ENABLED=False)
 def test_no_history_on_any_service_path(company_a, admin_a):
     partner = services.create(Partner, data={"name": "A"}, company=company_a)
     services.update(partner, data={"name": "B"}, reason="ignored")
@@ -42,7 +43,7 @@ def test_no_history_on_any_service_path(company_a, admin_a):
     ]
 
 
-@override_settings(AUDIT_ENABLED=False)
+@override_merp(AUDIT_ENABLED=False)
 def test_no_history_through_api_and_admin(api, client, admin_a, company_a):
     pk = api(admin_a).post("/api/partners/", {"name": "A"}, format="json").json()["id"]
     client.force_login(admin_a)
@@ -54,7 +55,7 @@ def test_no_history_through_api_and_admin(api, client, admin_a, company_a):
     assert not Partner.history.exists()
 
 
-@override_settings(AUDIT_ENABLED=False)
+@override_merp(AUDIT_ENABLED=False)
 def test_a_direct_save_or_delete_writes_no_history_either(company_a):
     # Even when simple-history's own switch was left on (a project that sets only
     # AUDIT_ENABLED): AUDIT_ENABLED is the one switch.
@@ -67,7 +68,7 @@ def test_a_direct_save_or_delete_writes_no_history_either(company_a):
 
 
 def test_history_resumes_when_enabled_again(company_a):
-    with override_settings(AUDIT_ENABLED=False):
+    with override_merp(AUDIT_ENABLED=False):
         partner = services.create(Partner, data={"name": "A"}, company=company_a)
     services.update(partner, data={"name": "B"})
     assert [r.history_type for r in partner.history.all()] == ["~"]

@@ -23,6 +23,7 @@ from businessobjects.checks import (
 )
 from businessobjects.models import BusinessObject, Partner
 from events.models import OutboxEvent
+from tests.utils import override_merp
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 
@@ -54,7 +55,7 @@ def test_checks_are_registered_with_tags():
 
 @pytest.mark.django_db
 def test_run_checks_with_tag_reports_framework_problems():
-    with override_settings(REDIS_URL=CLOSED_REDIS):
+    with override_merp(REDIS_URL=CLOSED_REDIS):
         messages = checks.run_checks(
             tags=["merp"], include_deployment_checks=True, databases=["default"]
         )
@@ -142,8 +143,8 @@ def test_safe_production_settings_pass():
         ({"DEBUG": True}, "businessobjects.W001"),
         ({"SECRET_KEY": "merp-dev-insecure-x"}, "businessobjects.W002"),
         ({"ALLOWED_HOSTS": ["*"]}, "businessobjects.W003"),
-        ({"AUDIT_ENABLED": False}, "businessobjects.W004"),
-        ({"EVENT_PUBLISHING_ENABLED": False}, "businessobjects.W005"),
+        ({"MERP": {"AUDIT_ENABLED": False}}, "businessobjects.W004"),
+        ({"MERP": {"EVENT_PUBLISHING_ENABLED": False}}, "businessobjects.W005"),
     ],
 )
 def test_unsafe_setting_warns(overrides, check_id):
@@ -247,14 +248,14 @@ def test_redis_reachable_passes():
 
 
 def test_redis_not_configured_passes():
-    with override_settings(REDIS_URL=""):
+    with override_merp(REDIS_URL=""):
         outcome = diagnostics.redis()
     assert outcome.status == diagnostics.PASS
     assert "not configured" in outcome.summary
 
 
 def test_stopped_redis_fails_e013():
-    with override_settings(REDIS_URL=CLOSED_REDIS):
+    with override_merp(REDIS_URL=CLOSED_REDIS):
         messages = check_services()
     assert "businessobjects.E013" in ids(messages)
     e013 = messages[ids(messages).index("businessobjects.E013")]
@@ -262,7 +263,7 @@ def test_stopped_redis_fails_e013():
 
 
 def test_redis_password_is_not_shown():
-    with override_settings(REDIS_URL="redis://:s3cret@127.0.0.1:1/0"):
+    with override_merp(REDIS_URL="redis://:s3cret@127.0.0.1:1/0"):
         message = diagnostics.redis().messages[0].msg
     assert "s3cret" not in message and "***" in message
 
@@ -336,7 +337,7 @@ def test_old_outbox_event_fails_e015(pending_events):
 @pytest.mark.django_db
 def test_outbox_backlog_without_redis_is_expected(pending_events):
     pending_events.update(occurred_at=timezone.now() - datetime.timedelta(days=2))
-    with override_settings(REDIS_URL=""):
+    with override_merp(REDIS_URL=""):
         outcome = diagnostics.outbox_backlog()
     assert outcome.status == diagnostics.PASS
     assert "REDIS_URL is not set" in outcome.summary

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.test.utils import override_settings
 
 from businessobjects import diagnostics
+from tests.utils import override_merp
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFE = {
@@ -70,7 +71,7 @@ def test_warnings_do_not_fail_unless_strict(eager_celery):
 
 @pytest.mark.django_db
 def test_stopped_redis_fails_with_hint(eager_celery):
-    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+    with override_merp(REDIS_URL="redis://127.0.0.1:1/0"):
         output, error = doctor()
     assert error is not None and error.returncode == 1
     assert "1 FAIL" in str(error)

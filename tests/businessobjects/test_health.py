@@ -11,6 +11,7 @@ from django.utils import timezone
 from businessobjects import services
 from businessobjects.models import Partner
 from events.models import OutboxEvent
+from tests.utils import override_merp
 
 
 def get(path: str):
@@ -49,7 +50,7 @@ def test_readiness_all_up(eager_celery):
 
 @pytest.mark.django_db
 def test_readiness_without_redis_skips_it(eager_celery):
-    with override_settings(REDIS_URL=""):
+    with override_merp(REDIS_URL=""):
         response, body = get("/health/ready/")
     assert response.status_code == 200
     assert body["checks"]["redis"]["status"] == "skipped"
@@ -57,7 +58,7 @@ def test_readiness_without_redis_skips_it(eager_celery):
 
 @pytest.mark.django_db
 def test_readiness_stopped_redis_is_503(eager_celery):
-    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+    with override_merp(REDIS_URL="redis://127.0.0.1:1/0"):
         response, body = get("/health/ready/")
     assert response.status_code == 503
     assert body["status"] == "error"

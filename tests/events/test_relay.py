@@ -84,9 +84,9 @@ def test_with_redis_commits_queue_one_forwarding_task(events_redis, company_a):
 
 
 def test_with_redis_a_bulk_write_leaves_most_sequencing_to_the_worker(
-    events_redis, company_a, monkeypatch
+    events_redis, company_a, settings
 ):
-    monkeypatch.setattr(relay, "SEQUENCE_BATCH_SIZE", 4)
+    settings.MERP = {**settings.MERP, "EVENT_SEQUENCE_BATCH_SIZE": 4}
     services.bulk_create(
         Product,
         rows=[{"sku": f"S{i}", "name": "x"} for i in range(10)],
@@ -387,7 +387,7 @@ def test_rollback_writes_and_publishes_nothing(events_redis, company_a):
 
 
 def test_publishing_can_be_switched_off(company_a, settings):
-    settings.EVENT_PUBLISHING_ENABLED = False
+    settings.MERP = {**settings.MERP, "EVENT_PUBLISHING_ENABLED": False}
     make_partner(company_a)
     assert Partner.objects.count() == 1
     assert not OutboxEvent.objects.exists()

@@ -71,7 +71,7 @@ def test_value_history_records_user_and_correlation(company_a, admin_a, tier, pa
 
 
 def test_audit_disabled_writes_no_value_history(company_a, tier, partner, settings):
-    settings.AUDIT_ENABLED = False
+    settings.MERP = {**settings.MERP, "AUDIT_ENABLED": False}
     p = partner(company_a, extensions={"tier": "gold"})
     services.set_extension(p, "tier", "silver")
     bo.bulk_create(
