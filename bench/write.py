@@ -20,6 +20,7 @@ import argparse
 import time
 import uuid
 
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
@@ -125,7 +126,11 @@ def _run(company, client, repeats: int) -> dict:
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for index in range(repeats + WARMUP):
         for name, (write, overrides) in cases.items():
-            context = override_settings(**overrides) if overrides else None
+            context = (
+                override_settings(MERP={**settings.MERP, **overrides})
+                if overrides
+                else None
+            )
             if context:
                 context.enable()
             try:

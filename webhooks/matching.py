@@ -5,6 +5,7 @@ import re
 
 from django.core.exceptions import ValidationError
 
+from businessobjects.api.serializers import serializer_for
 from businessobjects.registry import registrations
 
 ACTIONS = ("created", "updated", "deleted")
@@ -60,7 +61,7 @@ def validate_changed_fields(value, event_types: list[str]):
     fields: set[str] = set()
     for registration in registrations():
         if "*" in subscribed or registration.name in subscribed:
-            fields |= set(registration.serializer_class().fields) - {"extensions"}
+            fields |= set(serializer_for(registration.model)().fields) - {"extensions"}
     for item in value:
         if not isinstance(item, str):
             raise _invalid("changed_fields", f"{item!r} is not a string.")
