@@ -244,30 +244,9 @@ def _rewrite_objects(
         )
         moved = []
         for row in batch:
-            stored = getattr(row, original.column)
-            old = original.represent(stored)
-            value, new = None, None
-            if changed is not None:
-                value = stored
-                if converted and old is not None:
-                    value = _convert(row, old, changed)
-                new = changed.represent(value)
-            changes = {}
-            if shown_before and shown_after and not renamed:
-                if old != new:
-                    changes[original.name] = {"old": old, "new": new}
-            else:
-                if shown_before and old is not None:
-                    changes[original.name] = {"old": old, "new": None}
-                if shown_after and new is not None:
-                    changes[changed.name] = {"old": None, "new": new}
-            upserts, deletes = [], []
-            if changed is None:
-                deletes.append(row)  # carries the old value for its history row
-            elif converted:
-                row.definition = changed
-                row.set_value(value)
-                upserts.append(row)
+            new, changes, upserts, deletes = _plan_row(
+                row, original, changed, converted=converted, renamed=renamed
+            )
             if not changes:
                 moved.extend(upserts)  # the value moves, nothing shown changes
                 continue
@@ -282,6 +261,45 @@ def _rewrite_objects(
                     reason=reason,
                 )
         _bulk_update_values(moved, user=user)
+
+
+def _plan_row(
+    row: ExtensionValue,
+    original: FieldDefinition,
+    changed: FieldDefinition | None,
+    *,
+    converted: bool,
+    renamed: bool,
+) -> tuple:
+    """Return ``(shown value after, changes by name, upserts, deletes)`` of one
+    stored value under the definition change."""
+    shown_before = original.is_active
+    shown_after = changed is not None and changed.is_active
+    stored = getattr(row, original.column)
+    old = original.represent(stored)
+    value, new = None, None
+    if changed is not None:
+        value = stored
+        if converted and old is not None:
+            value = _convert(row, old, changed)
+        new = changed.represent(value)
+    changes = {}
+    if shown_before and shown_after and not renamed:
+        if old != new:
+            changes[original.name] = {"old": old, "new": new}
+    else:
+        if shown_before and old is not None:
+            changes[original.name] = {"old": old, "new": None}
+        if shown_after and new is not None:
+            changes[changed.name] = {"old": None, "new": new}
+    upserts, deletes = [], []
+    if changed is None:
+        deletes.append(row)  # carries the old value for its history row
+    elif converted:
+        row.definition = changed
+        row.set_value(value)
+        upserts.append(row)
+    return new, changes, upserts, deletes
 
 
 def _reason(original: FieldDefinition, changed: FieldDefinition | None) -> str:

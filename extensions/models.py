@@ -108,7 +108,19 @@ class FieldDefinition(models.Model):
         field_type = types.FIELD_TYPES.get(self.field_type)
         if field_type is None:
             return  # clean_fields() reports the unknown type; nothing else applies.
+        self._clean_choices(add)
+        self._clean_text_rules(field_type, add)
+        self._clean_decimal_places(add)
+        self._clean_bounds(field_type, add, skip="decimal_places" in errors)
+        if self.default is not None and not errors:
+            self._clean_default(field_type, add)
+        self._clean_name(add)
+        if not errors and self.pk is not None:
+            self._check_stored_values()
+        if errors:
+            raise ValidationError(errors)
 
+    def _clean_choices(self, add) -> None:
         if self.field_type == "choice":
             choices = self.choices
             if not isinstance(choices, list) or not choices:
@@ -126,25 +138,27 @@ class FieldDefinition(models.Model):
         elif self.choices:
             add("choices", "Only choice fields take choices.")
 
+    def _clean_text_rules(self, field_type, add) -> None:
         if not field_type.has_text_rules:
             if self.max_length is not None:
                 add("max_length", f"A {self.field_type} field takes no max_length.")
             if self.regex:
                 add("regex", f"A {self.field_type} field takes no regex.")
-        else:
-            if self.max_length is not None and not (
-                1 <= self.max_length <= types.MAX_TEXT_LENGTH
-            ):
-                add(
-                    "max_length",
-                    f"Ensure max_length is between 1 and {types.MAX_TEXT_LENGTH}.",
-                )
-            if self.regex:
-                try:
-                    types.compile_regex(self.regex)
-                except ValidationError as exc:
-                    add("regex", exc.messages[0])
+            return
+        if self.max_length is not None and not (
+            1 <= self.max_length <= types.MAX_TEXT_LENGTH
+        ):
+            add(
+                "max_length",
+                f"Ensure max_length is between 1 and {types.MAX_TEXT_LENGTH}.",
+            )
+        if self.regex:
+            try:
+                types.compile_regex(self.regex)
+            except ValidationError as exc:
+                add("regex", exc.messages[0])
 
+    def _clean_decimal_places(self, add) -> None:
         if self.field_type != "decimal" and self.decimal_places is not None:
             add("decimal_places", "Only decimal fields take decimal_places.")
         elif self.decimal_places is not None and not (
@@ -155,6 +169,8 @@ class FieldDefinition(models.Model):
                 f"Ensure decimal_places is between 0 and {types.DECIMAL_MAX_PLACES}.",
             )
 
+    def _clean_bounds(self, field_type, add, *, skip: bool) -> None:
+        # skip: with bad decimal_places the bounds cannot be parsed meaningfully.
         bounds = {}
         for attr in ("min_value", "max_value"):
             raw = getattr(self, attr)
@@ -163,7 +179,7 @@ class FieldDefinition(models.Model):
             if not field_type.has_range:
                 add(attr, f"A {self.field_type} field takes no {attr}.")
                 continue
-            if "decimal_places" in errors:
+            if skip:
                 continue
             try:
                 bounds[attr] = field_type.to_python(raw, self)
@@ -174,14 +190,15 @@ class FieldDefinition(models.Model):
         if len(bounds) == 2 and bounds["min_value"] > bounds["max_value"]:
             add("max_value", "Ensure max_value is greater than or equal to min_value.")
 
-        if self.default is not None and not errors:
-            try:
-                value = field_type.clean(self.default, self)
-            except ValidationError as exc:
-                add("default", exc.messages[0])
-            else:
-                self.default = self.represent(value)
+    def _clean_default(self, field_type, add) -> None:
+        try:
+            value = field_type.clean(self.default, self)
+        except ValidationError as exc:
+            add("default", exc.messages[0])
+        else:
+            self.default = self.represent(value)
 
+    def _clean_name(self, add) -> None:
         if self.name and "__" in self.name:
             # ext__<name>__<lookup> would read part of the name as a lookup.
             add("name", "A custom field name cannot contain '__' (two underscores).")
@@ -197,10 +214,6 @@ class FieldDefinition(models.Model):
                     f"A custom field named '{self.name}' already exists on "
                     f"{self.model_name}.",
                 )
-        if not errors and self.pk is not None:
-            self._check_stored_values()
-        if errors:
-            raise ValidationError(errors)
 
     def _check_stored_values(self) -> None:
         original = (
