@@ -27,5 +27,6 @@ urlpatterns = [
 ]
 
 # JSON errors for /api/ URLs that no view handles (HTML elsewhere).
+handler400 = "businessobjects.api.exceptions.bad_request"
 handler404 = "businessobjects.api.exceptions.page_not_found"
 handler500 = "businessobjects.api.exceptions.server_error"

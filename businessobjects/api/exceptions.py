@@ -85,6 +85,14 @@ def _encodable(data):
     return data
 
 
+def bad_request(request, exception):
+    """``handler400``: JSON under /api/. Django answers what it refuses before any
+    view runs (a forged Host header, a malformed cookie) with this handler."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def page_not_found(request, exception):
     """``handler404``: JSON under /api/ (URLs no route matches), HTML elsewhere."""
     if request.path.startswith("/api/"):

@@ -364,3 +364,20 @@ def test_hostile_purge_flag_is_a_named_400_and_deletes_nothing(value, world, api
     assert response.status_code == 400, response.content[:300]
     assert "purge" in response.json()
     assert db_fingerprint() == before
+
+
+@pytest.mark.parametrize("host", ["e.g. partner_events", "evil.example.test"])
+def test_forged_host_header_on_the_api_is_a_json_400(host, world, api):
+    # Found by schemathesis: Django refuses the Host before any view runs and
+    # answered with its HTML 400 page.
+    _, admin, _ = world
+    response = api(admin).get("/api/contacts/", HTTP_HOST=host)
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Bad request."}
+
+
+def test_forged_host_header_outside_the_api_stays_html(world, client):
+    response = client.get("/admin/login/", HTTP_HOST="e.g. partner_events")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
