@@ -376,10 +376,30 @@ def _signal_group(proc, sig) -> None:
         pass
 
 
+# Ports handed out in this run: a server started moments ago may not listen yet.
+_taken_ports: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free loopback port: from ``BENCH_HTTP_PORTS`` (``8830-8849``) when set, so
+    that benchmarks run side by side on one machine stay in their own ranges, else
+    one the kernel picks."""
+    ports = os.environ.get("BENCH_HTTP_PORTS", "").strip()
+    if not ports:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return sock.getsockname()[1]
+    first, _, last = ports.partition("-")
+    for port in range(int(first), int(last or first) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port not in _taken_ports:
+                _taken_ports.add(port)
+                return port
+    raise SystemExit(f"BENCH_HTTP_PORTS={ports}: no free port left")
 
 
 def _tail(path: str, lines: int = 20) -> str:

@@ -1,5 +1,6 @@
 """Writing events to the outbox, inside the caller's transaction."""
 
+import functools
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from businessobjects.conf import merp_settings
 from businessobjects.db import insert_values
 
 from . import envelope, relay, streams
-from .models import OutboxEvent
+from .models import OutboxEvent, OutboxSequence
 
 logger = logging.getLogger(__name__)
 
@@ -51,17 +52,84 @@ def build_event(
     )
 
 
-def enqueue(event: OutboxEvent) -> OutboxEvent | None:
+def enqueue(event: OutboxEvent, *, sequence: bool = False) -> OutboxEvent | None:
     """Insert ``event``; call inside the write's transaction.
 
-    After the transaction commits, ``relay_after_commit`` hands it on; a
-    rollback discards it with the row. Many events of one kind: ``enqueue_many``.
+    ``sequence=True`` (the caller commits right after this insert, as a service
+    write in its own transaction does): the insert also gives the event its
+    position, when it can do so at once (``_insert_sequenced``). Otherwise, after
+    the transaction commits, ``relay_after_commit`` sequences it and hands it on;
+    a rollback discards it with the row. Many events of one kind: ``enqueue_many``.
     """
     if not merp_settings.EVENT_PUBLISHING_ENABLED:
         return None
-    event.save(force_insert=True)
-    _relay_on_commit()
+    connection = transaction.get_connection()
+    if sequence and connection.vendor == "postgresql":
+        _insert_sequenced(connection, event)
+    else:
+        event.save(force_insert=True)
+    if event.position is None:
+        _relay_on_commit()
+    else:
+        _forward_on_commit()
     return event
+
+
+@functools.cache
+def _sequenced_insert_sql() -> tuple[str, tuple]:
+    # PostgreSQL only (the caller checks).
+    def quote(name: str) -> str:
+        return '"{}"'.format(name.replace('"', '""'))
+
+    opts = OutboxEvent._meta
+    fields = tuple(
+        f for f in opts.concrete_fields if not f.primary_key and f.name != "position"
+    )
+    outbox, counter = quote(opts.db_table), quote(OutboxSequence._meta.db_table)
+    columns = ", ".join(quote(f.column) for f in fields)
+    # The counter row is taken with SKIP LOCKED: a write never waits for
+    # another one's commit (that would serialise every commit of the database);
+    # it leaves its event to the after-commit sequencer instead. An earlier
+    # unsequenced event of the same object (committed: this transaction holds
+    # the object's row lock) must get its position first: then too.
+    sql = f"""
+        WITH counter AS (
+            SELECT last_position FROM {counter} WHERE id = 1 AND NOT EXISTS (
+                SELECT 1 FROM {outbox}
+                WHERE aggregate_type = %s AND aggregate_id = %s
+                AND sent_at IS NULL AND position IS NULL
+            )
+            FOR UPDATE SKIP LOCKED
+        ), moved AS (
+            UPDATE {counter} AS c SET last_position = counter.last_position + 1
+            FROM counter WHERE c.id = 1 RETURNING c.last_position
+        )
+        INSERT INTO {outbox} ({columns}, position)
+        VALUES ({", ".join(["%s"] * len(fields))}, (SELECT last_position FROM moved))
+        RETURNING id, position
+    """
+    return sql, fields
+
+
+def _insert_sequenced(connection, event: OutboxEvent) -> None:
+    """Insert ``event`` with the next position, in one statement, when the counter
+    is free and no earlier event of its object waits for one; else with none.
+
+    Sequencing in the write's transaction keeps the guarantees of the sequencer
+    (``events.relay.sequence_outbox``): the counter's row lock is held until this
+    transaction commits, so positions become visible in increasing order with no
+    gaps (a rollback takes the counter's move back with the event), and an
+    object's events get positions in commit order. The caller commits right
+    after this statement, so the lock is held for one round trip.
+    """
+    sql, fields = _sequenced_insert_sql()
+    params = [event.aggregate_type, event.aggregate_id]
+    params += [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        event.pk, event.position = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
 
 
 # Columns of the rows enqueue_many() writes; the others take their defaults.
@@ -221,6 +289,26 @@ def _queue_forwarding() -> bool:
         logger.warning("Could not queue outbox forwarding: %s", exc)
         streams.release_forward_kick()
         return False
+
+
+def forward_after_commit() -> None:
+    """Hand sequenced events on: make sure a forwarding task is queued (without
+    Redis they wait in the outbox, sequenced, as ``relay_after_commit`` leaves
+    them)."""
+    if streams.is_configured() and not _queue_forwarding():
+        _sequence(wait=True)  # what relay_after_commit does without a task
+
+
+def _forward_on_commit() -> None:
+    conn = transaction.get_connection()
+    if not streams.is_configured():
+        return
+    if conn.in_atomic_block and any(
+        func in (relay_after_commit, forward_after_commit)
+        for _, func, _ in conn.run_on_commit
+    ):
+        return
+    transaction.on_commit(forward_after_commit, robust=True)
 
 
 def _relay_on_commit() -> None:

@@ -73,12 +73,19 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
     # Object responses carry ETag; If-Match and If-None-Match apply (schema.py).
     conditional_requests = True
 
+    # An update reads its object locked, in the write's transaction (update()).
+    _for_update = False
+    _read_for_update = None
+
     def get_queryset(self):
         model = self.registration.model
         company = getattr(self.request, "company", None)
         if company is None:  # schema generation
             return model.objects.none()
-        return selectors.list_objects(model, company=company)
+        queryset = selectors.list_objects(model, company=company)
+        if self._for_update:
+            queryset = queryset.select_for_update(of=("self",))
+        return queryset
 
     def dispatch(self, request, *args, **kwargs):
         # The request looks each company's custom-field definitions up once
@@ -97,9 +104,19 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        # The custom-field values of a list page, read in one query.
-        context["extensions"] = getattr(self, "_extension_values", {})
+        # The custom-field values of a list page, read in one query, or those a
+        # write has just written.
+        context["extensions"] = self._extension_values
         return context
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._extension_values: dict = {}
+
+    def _written(self, instance) -> None:
+        values = services.written_extensions(instance)
+        if values is not None:
+            self._extension_values[instance.pk] = values
 
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
@@ -116,8 +133,23 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
         return self._with_etag(super().create(request, *args, **kwargs))
 
     def update(self, request, *args, **kwargs):
+        """DRF's update, with the object read once: locked, in the transaction of
+        the write (``services.single_write``), which commits before the answer is
+        rendered."""
         self._if_match = self._if_match_versions()
-        return self._with_etag(super().update(request, *args, **kwargs))
+        partial = kwargs.pop("partial", False)
+        with services.single_write():
+            self._for_update = True
+            try:
+                instance = self._read_for_update = self.get_object()
+            finally:
+                self._for_update = False
+            serializer = self.get_serializer(
+                instance, data=request.data, partial=partial
+            )
+            serializer.is_valid(raise_exception=True)
+            self.perform_update(serializer)
+        return self._with_etag(Response(serializer.data))
 
     def destroy(self, request, *args, **kwargs):
         self._if_match = self._if_match_versions()
@@ -155,6 +187,7 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
             company=self.request.company,
             user=self.request.user,
         )
+        self._written(serializer.instance)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -167,7 +200,11 @@ class BusinessObjectViewSet(HistoryMixin, viewsets.ModelViewSet):
             expected_version=expected_version,
             if_match=self._if_match,
             user=self.request.user,
+            # update() read it with select_for_update in this write's
+            # transaction; an instance read otherwise is locked by the service.
+            locked=serializer.instance is self._read_for_update,
         )
+        self._written(serializer.instance)
 
     def perform_destroy(self, instance):
         services.delete(

@@ -14,6 +14,16 @@ object.
 
 from .bulk import bulk_create, bulk_update
 from .single import create, delete, update
+from .steps import single_write, written_extensions
 from .validation import merge_errors
 
-__all__ = ["bulk_create", "bulk_update", "create", "delete", "merge_errors", "update"]
+__all__ = [
+    "bulk_create",
+    "bulk_update",
+    "create",
+    "delete",
+    "merge_errors",
+    "single_write",
+    "update",
+    "written_extensions",
+]

@@ -3,7 +3,7 @@
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
-from django.db import models, transaction
+from django.db import models
 
 from audit import recorder as audit
 from extensions import values as ext
@@ -24,6 +24,8 @@ from .steps import (
     reason_scope,
     save,
     user_or_context,
+    write_transaction,
+    written_extensions,
 )
 from .validation import assign, check_version, lock_references, validate
 
@@ -47,7 +49,7 @@ def create(
     company = company_or_context(company)
     user = user_or_context(user)
     reason = context.clean_reason(reason)
-    with transaction.atomic(), reason_scope(reason):
+    with write_transaction() as last, reason_scope(reason):
         instance = model(company=company, created_by=user, updated_by=user)
         assign(instance, data)
         staged = validate(instance, extensions, creating=True)
@@ -58,7 +60,15 @@ def create(
         audit.record([instance], "+", user=user, changes=[changes], reason=reason)
         ext.write(instance, staged, user=user)
         payload = represent(instance, staged.values)  # with its id and dates
-        publish([instance], "created", user=user, changes=[changes], payload=[payload])
+        publish(
+            [instance],
+            "created",
+            user=user,
+            changes=[changes],
+            payload=[payload],
+            sequence=last,
+        )
+    written_extensions(instance, staged.values)
     return instance
 
 
@@ -71,8 +81,13 @@ def update(
     if_match: Collection[int] | None = None,
     user=None,
     reason: str | None = None,
+    locked: bool = False,
 ) -> BO:
     """Apply ``data`` and ``extensions`` (merged) to ``instance`` under a row lock.
+
+    ``locked=True``: the caller read ``instance`` with ``select_for_update`` in the
+    current transaction (``single_write``) and changed nothing on it since, so it
+    is not read again.
 
     ``expected_version`` enables the optimistic lock: if it differs from the stored
     version, ``VersionConflict`` is raised and nothing changes. ``if_match`` (the
@@ -83,8 +98,8 @@ def update(
     """
     user = user_or_context(user)
     reason = context.clean_reason(reason)
-    with transaction.atomic(), reason_scope(reason):
-        locked = lock(instance)
+    with write_transaction() as last, reason_scope(reason):
+        locked = instance if locked else lock(instance)
         check_version(locked, expected_version, if_match)
         # Change sets skip "extensions": custom-field changes come from the staging.
         before = represent(locked, {})
@@ -100,9 +115,15 @@ def update(
             ext.write(locked, staged, user=user)
             payload = represent(locked, staged.values)
             publish(
-                [locked], "updated", user=user, changes=[changes], payload=[payload]
+                [locked],
+                "updated",
+                user=user,
+                changes=[changes],
+                payload=[payload],
+                sequence=last,
             )
     copy_fields(locked, instance)
+    written_extensions(instance, staged.values)
     return instance
 
 
@@ -120,7 +141,7 @@ def delete(
     """
     user = user_or_context(user)
     reason = context.clean_reason(reason)
-    with transaction.atomic(), reason_scope(reason):
+    with write_transaction() as last, reason_scope(reason):
         locked = lock(instance)
         check_version(locked, expected_version, if_match)
         values = ext.current_values(locked)
@@ -135,8 +156,8 @@ def delete(
         # audit.record writes the history row; simple-history's signal must not.
         locked.skip_history_when_saving = True
         try:
-            with transaction.atomic():
-                locked.delete()
+            # Collecting refuses before any row is deleted: no savepoint needed.
+            locked.delete()
         except models.ProtectedError as exc:
             names = sorted(
                 # str(): a default verbose_name_plural is a lazy proxy.
@@ -149,4 +170,11 @@ def delete(
         locked.pk = pk
         del locked.skip_history_when_saving
         audit.record([locked], "-", user=user, changes=[changes], reason=reason)
-        publish([locked], "deleted", user=user, changes=[changes], payload=[before])
+        publish(
+            [locked],
+            "deleted",
+            user=user,
+            changes=[changes],
+            payload=[before],
+            sequence=last,
+        )

@@ -104,27 +104,52 @@ def test_malformed_if_match_is_400_naming_the_header(api, member_a, partner, hea
 
 
 def test_if_match_is_checked_under_the_row_lock(api, member_a, partner, monkeypatch):
-    # Someone else writes between the view's read and the service's lock: the
-    # check runs against the locked row, not the one the view read.
-    from businessobjects.services import single as module
+    # Someone else writes before the view reads the object: the view reads it
+    # locked, in the write's transaction, so the check sees that write (and
+    # nobody can write between the check and the update).
+    from businessobjects.api.views import BusinessObjectViewSet
 
-    original = module.lock
+    original = BusinessObjectViewSet.get_object
 
-    def lock_after_concurrent_write(instance):
-        module.lock = original
-        services.update(Partner.objects.get(pk=instance.pk), data={"name": "Theirs"})
-        return original(instance)
+    def read_after_concurrent_write(self):
+        monkeypatch.setattr(BusinessObjectViewSet, "get_object", original)
+        services.update(Partner.objects.get(pk=partner.pk), data={"name": "Theirs"})
+        return original(self)
 
-    monkeypatch.setattr(module, "lock", lock_after_concurrent_write)
+    monkeypatch.setattr(
+        BusinessObjectViewSet, "get_object", read_after_concurrent_write
+    )
     response = api(member_a).patch(
         url(partner), {"name": "Mine"}, format="json", HTTP_IF_MATCH='"2"'
     )
     assert response.status_code == 412
     assert response.json()["current_version"] == 3
-    # (The interleaved write ran inside the refused request's transaction here,
-    # so it was rolled back with it.)
+    # The other write stays; the refused one changed nothing.
     partner.refresh_from_db()
-    assert (partner.name, partner.version) == ("Current", 2)
+    assert (partner.name, partner.version) == ("Theirs", 3)
+
+
+def test_an_update_reads_its_object_once_locked_in_its_transaction(
+    api, member_a, partner
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    table = Partner._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        response = api(member_a).patch(
+            url(partner), {"name": "Mine"}, format="json", HTTP_IF_MATCH='"2"'
+        )
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    reads = [
+        i
+        for i, sql in enumerate(statements)
+        if sql.startswith("SELECT") and f'FROM "{table}"' in sql
+    ]
+    assert len(reads) == 1, statements
+    if connection.features.has_select_for_update:
+        assert " FOR UPDATE" in statements[reads[0]]
 
 
 def test_if_match_and_body_version_both_apply(api, member_a, partner):

@@ -199,6 +199,71 @@ def test_a_rolled_back_savepoint_does_not_take_the_callback_along(
     assert OutboxEvent.objects.get().position is not None
 
 
+def test_a_write_in_its_own_transaction_sequences_its_event_in_its_insert(
+    events_redis, company_a
+):
+    from django.test.utils import CaptureQueriesContext
+
+    make_partner(company_a, name="first")  # creates the sequence row
+    top = OutboxSequence.objects.get(pk=1).last_position
+    with CaptureQueriesContext(connection) as captured:
+        partner = make_partner(company_a, name="second")
+    statements = [q["sql"] for q in captured]
+    # No sequencing transaction after the commit: COMMIT is the last statement.
+    assert statements[-1] == "COMMIT"
+    assert not any("FOR UPDATE SKIP LOCKED" in sql for sql in statements[:-2])
+    event = OutboxEvent.objects.get(aggregate_id=str(partner.pk))
+    assert event.position == top + 1
+    assert OutboxSequence.objects.get(pk=1).last_position == top + 1
+
+
+def test_an_unsequenced_earlier_event_of_the_object_goes_first(events_redis, company_a):
+    partner = make_partner(company_a, name="first")
+    created = OutboxEvent.objects.get()
+    # As if the creating write had found the counter taken and its event were
+    # still waiting for the sequencer.
+    OutboxEvent.objects.filter(pk=created.pk).update(position=None)
+    services.update(partner, data={"name": "second"})
+    relay.sequence_outbox()
+    rows = list(OutboxEvent.objects.order_by("position"))
+    assert [row.event_type for row in rows] == ["partner.created", "partner.updated"]
+    assert rows[1].position == rows[0].position + 1
+
+
+def test_a_write_inside_a_callers_transaction_is_sequenced_after_commit(
+    events_redis, company_a
+):
+    with transaction.atomic():
+        make_partner(company_a, name="inside")
+        # The caller may write more after it: its event waits for the commit.
+        assert OutboxEvent.objects.get().position is None
+    relay.sequence_outbox()
+    assert OutboxEvent.objects.get().position is not None
+
+
+def test_concurrent_writes_get_gap_free_positions_in_commit_order_per_object(
+    events_redis, company_a
+):
+    partners = [make_partner(company_a, name=f"P{i}") for i in range(3)]
+
+    def writer(n):
+        for i in range(10):
+            partner = Partner.objects.get(pk=partners[(n + i) % 3].pk)
+            services.update(partner, data={"phone": f"{n}-{i}"})
+
+    writers = [in_thread(writer, n) for n in range(4)]
+    for join in writers:
+        join()
+    relay.sequence_outbox()  # what a writer that found the counter taken left
+    rows = list(OutboxEvent.objects.order_by("position"))
+    positions = [row.position for row in rows]
+    assert positions == list(range(positions[0], positions[0] + 3 + 4 * 10))
+    assert OutboxSequence.objects.get(pk=1).last_position == positions[-1]
+    for partner in partners:
+        mine = [row.version for row in rows if row.aggregate_id == str(partner.pk)]
+        assert mine == list(range(1, len(mine) + 1))
+
+
 # -- forwarding --------------------------------------------------------------
 
 
