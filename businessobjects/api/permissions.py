@@ -3,6 +3,21 @@ from rest_framework import exceptions, permissions
 from businessobjects import context, params, selectors
 
 COMPANY_HEADER = "X-Company-ID"
+# Not read from the request: the membership the token authentication read.
+_NOT_READ = object()
+
+
+def prefetch_membership(request, company_id: int | None, membership) -> None:
+    """Hand ``resolve_company`` the user's membership of ``company_id`` (None: the
+    default membership), read with the token (``authentication``)."""
+    request._merp_membership = (company_id, membership)
+
+
+def _prefetched(request, company_id: int | None):
+    found = getattr(request, "_merp_membership", None)
+    if found is None or found[0] != company_id:
+        return _NOT_READ
+    return found[1]
 
 
 def resolve_company(request):
@@ -30,7 +45,9 @@ def resolve_company(request):
             raise exceptions.ValidationError(
                 {COMPANY_HEADER: ["Must be a company id (an integer), not empty."]}
             )
-        membership = selectors.membership_for(user, company_id)
+        membership = _prefetched(request, company_id)
+        if membership is _NOT_READ:
+            membership = selectors.membership_for(user, company_id)
         if membership is None and not user.is_superuser:
             raise exceptions.PermissionDenied("You are not a member of this company.")
         company = (
@@ -41,7 +58,9 @@ def resolve_company(request):
         if company is None:
             raise exceptions.PermissionDenied("You are not a member of this company.")
     else:
-        membership = selectors.default_membership(user)
+        membership = _prefetched(request, None)
+        if membership is _NOT_READ:
+            membership = selectors.default_membership(user)
         if membership is None:
             raise exceptions.ValidationError(
                 {COMPANY_HEADER: ["No company: send X-Company-ID or get a membership."]}
