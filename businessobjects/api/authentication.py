@@ -5,9 +5,15 @@ looked up the membership of the company it acts for (a second query). Both rows
 are read here in one statement, at the same moment as DRF would read them, so
 nothing is cached across requests: a revoked token or membership takes effect on
 the next request, as before.
+
+The statement's text is built once per process (compiling the equivalent ORM
+query, a join with a filtered relation, cost a fifth of a list page's CPU).
 """
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, Subquery
+import functools
+
+from django.contrib.auth import get_user_model
+from django.db import connections, router
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
@@ -17,7 +23,9 @@ from businessobjects.models import Company, Membership
 
 from .permissions import COMPANY_HEADER, prefetch_membership
 
-_MEMBERSHIP_FIELDS = ("id", "role", "is_default", "company_id")
+# The membership's and company's columns read beside the token and user.
+_MEMBERSHIP = ("id", "role", "is_default", "company_id")
+_COMPANY = ("name", "created_at")
 
 
 class CompanyTokenAuthentication(TokenAuthentication):
@@ -34,38 +42,73 @@ class CompanyTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key):
         request = getattr(self, "_request", None)
-        if request is None:
+        model = self.get_model()
+        if request is None or model is not _token_model():
             return super().authenticate_credentials(key)
         wanted = _requested_company(request)
-        condition = (
-            Q(user__memberships__is_default=True)
-            if wanted is None
-            else Q(user__memberships__company_id=wanted)
-        )
-        company = Company.objects.filter(pk=OuterRef("merp_m__company_id")).order_by()
-        queryset = (
-            self.get_model()
-            .objects.select_related("user")
-            .annotate(merp_m=FilteredRelation("user__memberships", condition=condition))
-            .annotate(
-                **{f"merp_m_{n}": F(f"merp_m__{n}") for n in _MEMBERSHIP_FIELDS},
-                merp_c_name=Subquery(company.values("name")),
-                merp_c_created_at=Subquery(company.values("created_at")),
-            )
-        )
-        # What DRF's authenticate_credentials does, on this query.
-        try:
-            token = queryset.get(key=key)
-        except self.get_model().DoesNotExist:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
-        user = token.user
+        alias = router.db_for_read(model)
+        sql, token_fields, user_fields = _statement(wanted is None)
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, [key] if wanted is None else [wanted, key])
+            row = cursor.fetchone()
+        # What DRF's authenticate_credentials checks, with its messages.
+        if row is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        user_model = get_user_model()
+        n_token, n_user = len(token_fields), len(user_fields)
+        token = model.from_db(alias, token_fields, row[:n_token])
+        user = user_model.from_db(alias, user_fields, row[n_token : n_token + n_user])
+        token.user = user
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        membership = _membership(token, user)
+        membership = _membership(alias, user, row[n_token + n_user :])
         if wanted is not None or membership is not None:
             # Without a default membership, resolve_company looks further itself.
             prefetch_membership(request, wanted, membership)
         return user, token
+
+
+def _token_model():
+    from rest_framework.authtoken.models import Token
+
+    return Token
+
+
+@functools.cache
+def _statement(default: bool) -> tuple[str, list[str], list[str]]:
+    """The statement reading token, user, membership and company by token key
+    (and company id unless ``default``), with the attnames of token and user."""
+    token_model, user_model = _token_model(), get_user_model()
+    quote = connections[router.db_for_read(token_model)].ops.quote_name
+    token_fields = [f.attname for f in token_model._meta.concrete_fields]
+    user_fields = [f.attname for f in user_model._meta.concrete_fields]
+    columns = [
+        *(f"t.{quote(f.column)}" for f in token_model._meta.concrete_fields),
+        *(f"u.{quote(f.column)}" for f in user_model._meta.concrete_fields),
+        *(f"m.{quote(Membership._meta.get_field(n).column)}" for n in _MEMBERSHIP),
+        *(f"c.{quote(Company._meta.get_field(n).column)}" for n in _COMPANY),
+    ]
+    token_user = token_model._meta.get_field("user").column
+    member = Membership._meta
+    which = (
+        f"m.{quote(member.get_field('is_default').column)}"
+        if default
+        else f"m.{quote(member.get_field('company').column)} = %s"
+    )
+    sql = (
+        f"SELECT {', '.join(columns)} "
+        f"FROM {quote(token_model._meta.db_table)} t "
+        f"INNER JOIN {quote(user_model._meta.db_table)} u "
+        f"ON u.{quote(user_model._meta.pk.column)} = t.{quote(token_user)} "
+        f"LEFT OUTER JOIN {quote(member.db_table)} m "
+        f"ON m.{quote(member.get_field('user').column)} = u."
+        f"{quote(user_model._meta.pk.column)} AND {which} "
+        f"LEFT OUTER JOIN {quote(Company._meta.db_table)} c "
+        f"ON c.{quote(Company._meta.pk.column)} = "
+        f"m.{quote(member.get_field('company').column)} "
+        f"WHERE t.{quote(token_model._meta.get_field('key').column)} = %s"
+    )
+    return sql, token_fields, user_fields
 
 
 def _requested_company(request) -> int | None:
@@ -78,19 +121,20 @@ def _requested_company(request) -> int | None:
     return value if 0 <= value <= params.BIGINT_MAX else None
 
 
-def _membership(token, user) -> Membership | None:
-    values = {name: getattr(token, f"merp_m_{name}") for name in _MEMBERSHIP_FIELDS}
-    if values["id"] is None:
+def _membership(alias: str, user, values) -> Membership | None:
+    membership = dict(zip(_MEMBERSHIP, values, strict=False))
+    if membership["id"] is None:
         return None
-    company = Company(
-        id=values["company_id"],
-        name=token.merp_c_name,
-        created_at=token.merp_c_created_at,
+    company = Company.from_db(
+        alias,
+        ["id", *_COMPANY],
+        [membership["company_id"], *values[len(_MEMBERSHIP) :]],
     )
-    company._state.adding = False
-    company._state.db = token._state.db
-    del values["company_id"]
-    membership = Membership(user=user, company=company, **values)
-    membership._state.adding = False
-    membership._state.db = token._state.db
+    membership["user_id"] = user.pk
+    # from_db takes the values in the order of the model's fields.
+    fields = [f.attname for f in Membership._meta.concrete_fields]
+    membership = Membership.from_db(
+        alias, fields, [membership[name] for name in fields]
+    )
+    membership.user, membership.company = user, company
     return membership
