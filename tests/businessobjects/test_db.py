@@ -193,6 +193,34 @@ def test_insert_values_fills_defaults(company_a):
     assert events[0].position is None and events[0].stream_id == ""
 
 
+def test_insert_row_is_one_insert_with_defaults(company_a):
+    columns = ["event_type", "stream", "aggregate_type", "aggregate_id"]
+    columns += ["company_id", "occurred_at", "version", "payload"]
+    payload = {"name": "Ünïcode", "n": 1, "d": "1.50", "nested": [None, True]}
+    for i in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            db.insert_row(
+                OutboxEvent,
+                columns,
+                (
+                    "partner.created",
+                    "s",
+                    "partner",
+                    str(i),
+                    company_a.pk,
+                    NOW,
+                    1,
+                    payload,
+                ),
+            )
+        assert len(queries) == 1
+    events = list(OutboxEvent.objects.order_by("aggregate_id"))
+    assert [e.payload for e in events] == [payload, payload]
+    assert events[0].occurred_at == NOW
+    assert events[0].event_id != events[1].event_id  # callable default, per row
+    assert events[0].changes == {} and events[0].attempts == 0
+
+
 def test_allocate_ids_reserves_distinct_increasing_ids():
     first = db.allocate_ids(Partner, 3)
     second = db.allocate_ids(Partner, 2)
