@@ -10,7 +10,8 @@ caller has them (the services staged them, a list page prefetched them).
 
 import datetime
 import decimal
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.db import models
@@ -47,18 +48,27 @@ def represent(instance, extensions: Mapping[str, Any]) -> dict:
 
 def represent_field(instance, name: str) -> Any:
     """The API value of model field ``name`` of ``instance``."""
-    field = instance._meta.get_field(name)
-    value = getattr(instance, field.attname)
-    if value is None:
-        return None
-    renderer = _renderer_of.get(field)
-    if renderer is None:
-        renderer = _renderer_of[field] = _RENDERERS.get(_kind(field), _as_is)
-    return renderer(field, value)
+    attname, render = field_renderer(type(instance), name)
+    value = getattr(instance, attname)
+    return None if value is None else render(value)
 
 
-# The renderer of each field, found once (the isinstance walk over _RENDERERS was
-# half of what rendering a row cost: bulk writes render every row).
+def field_renderer(model, name: str) -> tuple[str, Callable[[Any], Any]]:
+    """``(attname, render)`` of ``model``'s field ``name``: ``render(value)`` is
+    its API value for a value that is not None. Found once per field: the
+    isinstance walk over the renderers was half of what rendering a row cost
+    (bulk writes and list pages render every row)."""
+    found = _renderer_of.get((model, name))
+    if found is None:
+        field = model._meta.get_field(name)
+        renderer = _RENDERERS.get(_kind(field), _as_is)
+        found = _renderer_of[(model, name)] = (
+            field.attname,
+            functools.partial(renderer, field),
+        )
+    return found
+
+
 _renderer_of: dict = {}
 
 
@@ -77,10 +87,12 @@ def _datetime(field, value):
     # DRF's DateTimeField: in the current time zone, ISO 8601, UTC as "Z".
     if not value or isinstance(value, str):
         return value or None
-    if timezone.is_aware(value):
-        value = value.astimezone(timezone.get_current_timezone())
+    current = timezone.get_current_timezone()
+    if value.utcoffset() is not None:  # aware
+        if value.tzinfo is not current:
+            value = value.astimezone(current)
     else:
-        value = timezone.make_aware(value, timezone.get_current_timezone())
+        value = timezone.make_aware(value, current)
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 

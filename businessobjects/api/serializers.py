@@ -12,7 +12,7 @@ from rest_framework.utils import html
 
 from businessobjects.models import BusinessObject, Company
 from businessobjects.registry import get_registration
-from businessobjects.representation import field_names, represent_field
+from businessobjects.representation import field_names, field_renderer
 from extensions import values as ext
 
 
@@ -175,11 +175,13 @@ class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
         ret = {}
         for field, own in plan:
             if own:
-                ret[field.field_name] = (
-                    extension_values(self.context, instance)
-                    if field.field_name == "extensions"
-                    else represent_field(instance, field.field_name)
-                )
+                name = field.field_name
+                if name == "extensions":
+                    ret[name] = extension_values(self.context, instance)
+                else:
+                    attname, render = own
+                    value = getattr(instance, attname)
+                    ret[name] = None if value is None else render(value)
                 continue
             try:
                 value = field.get_attribute(instance)
@@ -198,11 +200,19 @@ class BusinessObjectSerializer(StrictInputMixin, serializers.ModelSerializer):
         standard = set(field_names(self.Meta.model))
         base = BusinessObjectSerializer._declared_fields
         declared = type(self)._declared_fields
+        model = self.Meta.model
+        # (field, its (attname, render) when it is the model's own, else None).
         return [
             (
                 field,
-                field.field_name in standard
-                and declared.get(field.field_name) is base.get(field.field_name),
+                (
+                    field_renderer(model, field.field_name)
+                    if field.field_name != "extensions"
+                    else ("extensions", None)
+                )
+                if field.field_name in standard
+                and declared.get(field.field_name) is base.get(field.field_name)
+                else None,
             )
             for field in self._readable_fields
         ]
