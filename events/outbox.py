@@ -92,8 +92,7 @@ def _sequenced_insert_sql() -> tuple[str, tuple]:
     # it leaves its event to the after-commit sequencer instead. An earlier
     # unsequenced event of the same object (committed: this transaction holds
     # the object's row lock) must get its position first: then too.
-    sql = f"""
-        WITH counter AS (
+    sql = f"""WITH counter AS (
             SELECT last_position FROM {counter} WHERE id = 1 AND NOT EXISTS (
                 SELECT 1 FROM {outbox}
                 WHERE aggregate_type = %s AND aggregate_id = %s

@@ -124,7 +124,7 @@ def test_bulk_create_refuses_bad_extension_and_writes_nothing(company_a, tier):
 def test_values_roll_back_with_the_object(company_a, tier, monkeypatch):
     from events import outbox
 
-    def broken(events):
+    def broken(event, **options):
         raise RuntimeError("outbox down")
 
     monkeypatch.setattr(outbox, "enqueue", broken)

@@ -30,7 +30,9 @@ def statement_patterns(registration: Registration) -> dict[str, re.Pattern]:
     return {
         "row": re.compile(rf'^(INSERT INTO|UPDATE|DELETE FROM) "{table}"'),
         "history": re.compile(rf'^INSERT INTO "{history}"'),
-        "outbox": re.compile(rf'^INSERT INTO "{outbox}"'),
+        # A write in its own transaction sequences its event in the insert
+        # (WITH counter AS (...) INSERT INTO ...).
+        "outbox": re.compile(rf'^(WITH .*)?INSERT INTO "{outbox}"', re.S),
     }
 
 
