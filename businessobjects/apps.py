@@ -33,6 +33,7 @@ class BusinessObjectsConfig(AppConfig):
             from .admin import register_admins
 
             register_admins()
+            checks.register(merp_checks.check_admins, checks.Tags.admin, "merp")
 
         checks.register(merp_checks.check_business_objects, checks.Tags.models, "merp")
         checks.register(
