@@ -1,9 +1,10 @@
 """System checks of the framework, registered in ``BusinessObjectsConfig.ready``.
 
-``manage.py check`` runs the model checks (E001-E004) and the admin check (E005). Checks that talk to the
-database, Redis or Celery are deployment checks, so they never slow down or block
-``runserver`` and ``migrate``: ``manage.py check --deploy --database default``
-runs them all (and ``manage.py merp_doctor`` prints them one line each).
+``manage.py check`` runs the model checks (E001-E004) and the admin check (E005).
+Checks that talk to the database, Redis or Celery are deployment checks, so they
+never slow down or block ``runserver`` and ``migrate``:
+``manage.py check --deploy --database default`` runs them all (and
+``manage.py merp_doctor`` prints them one line each).
 """
 
 from . import diagnostics
