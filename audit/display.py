@@ -220,7 +220,7 @@ def conflict_message(instance, expected: int, actual: int) -> str:
     else:
         who = f"it is now at version {actual}"
     return (
-        f"Not saved: {name} was changed since you opened this form (you had "
-        f"version {expected}, it is now at version {actual}): {who}. Reload the "
-        "page to see the current values, then apply your change again."
+        f"Not saved: {name} was changed since you opened this form: {who} (you "
+        f"had version {expected}, it is now at version {actual}). Reload the page "
+        "to see the current values, then apply your change again."
     )

@@ -11,6 +11,7 @@ own admin module (docs/developer-guide.md, "Customizing the admin").
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404
 from django.utils.functional import lazy
@@ -100,6 +101,7 @@ admin.site.site_url = lazy(lambda: merp_settings.ADMIN_SITE_URL or "", str)()
 
 # Managed by the services; never typed into a form (``version`` is a hidden field).
 _NOT_IN_FORMS = ("company", "created_by", "updated_by")
+_NOT_YET = {"version", "created_at", "updated_at", "created_by_name", "updated_by_name"}
 
 
 def _version_field() -> forms.IntegerField:
@@ -144,6 +146,11 @@ class BusinessObjectInline(admin.TabularInline):
     formset = BusinessObjectInlineFormSet
     extra = 1
     exclude = _NOT_IN_FORMS
+    # Rows fit the page: the admin's default text inputs are 20em wide each.
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 18})},
+        models.EmailField: {"widget": forms.EmailInput(attrs={"size": 22})},
+    }
     show_change_link = True
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -199,11 +206,9 @@ class BusinessObjectAdmin(
         )
 
     def get_fields(self, request, obj=None):
-        fields = [
-            f
-            for f in super().get_fields(request, obj)
-            if f != "company" and not (obj is None and f == "version")
-        ]
+        # An add form shows no version and no bookkeeping that does not exist yet.
+        hidden = {"company"} | (set() if obj is not None else _NOT_YET)
+        fields = [f for f in super().get_fields(request, obj) if f not in hidden]
         return (["company"] if obj is None else []) + fields
 
     def get_readonly_fields(self, request, obj=None):
