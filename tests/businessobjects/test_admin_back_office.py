@@ -391,3 +391,31 @@ def test_check_e005_for_an_admin_that_bypasses_the_framework():
     assert [type(e) for e in errors] == [Error]
     assert errors[0].id == "businessobjects.E005"
     assert "BusinessObjectAdmin" in errors[0].hint
+
+
+def test_add_form_with_inline_rows_creates_all_through_the_services(
+    client, admin_a, company_a
+):
+    client.force_login(admin_a)
+    response = client.post(
+        f"{PARTNERS}add/",
+        {
+            "company": company_a.pk,
+            "name": "New Co",
+            "is_active": "on",
+            "address-TOTAL_FORMS": "1",
+            "address-INITIAL_FORMS": "0",
+            "address-0-city": "Oslo",
+            "contact-TOTAL_FORMS": "1",
+            "contact-INITIAL_FORMS": "0",
+            "contact-0-name": "Bob",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    partner = Partner.objects.get(name="New Co")
+    address = Address.objects.get(partner=partner)
+    contact = Contact.objects.get(partner=partner)
+    for obj in (partner, address, contact):
+        assert obj.company == company_a and obj.created_by == admin_a
+        assert obj.history.get().history_type == "+"
+    assert OutboxEvent.objects.filter(event_type__endswith=".created").count() == 3
