@@ -248,7 +248,7 @@ class FieldDefinitionAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST" and request.POST.get("post") == "yes":
             result = services.definition_delete(obj, purge=True, user=request.user)
-            self.log_deletion(request, obj, str(obj))
+            self.log_deletions(request, [obj])
             self.message_user(
                 request,
                 f"Custom field “{obj}” and its {result.values} values were purged.",
