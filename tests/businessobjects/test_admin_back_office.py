@@ -120,14 +120,16 @@ def test_inline_rows_save_through_the_services_with_versions(
     stale = Address.objects.get(pk=address.pk)
     services.update(address, data={"city": "Bergen"}, user=member_a)
     events = OutboxEvent.objects.count()
-    response = client.post(
-        f"{PARTNERS}{acme.pk}/change/",
-        _inline_post(acme, stale, city="Oslo", street="Main 1"),
-    )
+    before = _footprint(acme)
+    post = _inline_post(acme, stale, city="Oslo", street="Main 1")
+    post["name"] = "Acme AG"  # the parent's change is refused with the row's
+    response = client.post(f"{PARTNERS}{acme.pk}/change/", post)
     assert response.status_code == 200
     assert "member_a changed City" in " ".join(
         response.context["adminform"].form.non_field_errors()
     )
+    assert _footprint(acme) == before
+    assert Partner.objects.get(pk=acme.pk).name == "Acme"
     address.refresh_from_db()
     assert (address.city, address.street, address.version) == ("Bergen", "", 2)
     assert OutboxEvent.objects.count() == events
