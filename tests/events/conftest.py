@@ -16,8 +16,10 @@ import psycopg
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.db import connection
 
+from businessobjects import redisclient
 from events import outbox, streams
 from merp.celery import app as celery_app
 
@@ -46,9 +48,19 @@ def events_redis() -> redis.Redis:
     if not streams.is_configured():
         pytest.fail("The events tests need Redis: run them with REDIS_URL set.")
     client = streams.get_client()
-    client.flushdb()
+    # On a Redis Cluster (make test-cluster) the broker stays on REDIS_URL.
+    broker = None
+    if redisclient.is_cluster(client) and settings.REDIS_URL:
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+    for each in (client, broker):
+        if each is not None:
+            each.flushdb()
     yield client
-    client.flushdb()
+    for each in (client, broker):
+        if each is not None:
+            each.flushdb()
+    if broker is not None:
+        broker.close()
 
 
 def stream_entries(client: redis.Redis, stream: str) -> list[tuple[str, dict]]:
