@@ -96,6 +96,11 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         PYTHONUNBUFFERED="1",
     )
+    if "REDIS_URL" in extra:
+        # All of Redis on that server, also when the suite runs its events and
+        # cache on a Redis Cluster (make test-cluster).
+        extra.setdefault("MERP_EVENT_REDIS_URL", extra["REDIS_URL"])
+        extra.setdefault("CACHE_REDIS_URL", extra["REDIS_URL"])
     env.update(extra)
     return env
 
@@ -283,11 +288,18 @@ def all_redis_on(settings):
 
     def point(server) -> None:
         settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": server.url}
+        default = settings.CACHES["default"]
+        options = {
+            key: value
+            for key, value in default.get("OPTIONS", {}).items()
+            if key != "CONNECTION_FACTORY"  # the cluster's (make test-cluster)
+        }
         settings.CACHES = {
             "default": {
-                **settings.CACHES["default"],
+                **default,
                 "LOCATION": server.url,
                 "BACKEND": "django_redis.cache.RedisCache",
+                "OPTIONS": options,
             }
         }
         celery_app.conf.broker_url = server.url

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from businessobjects import services
 from businessobjects.models import Partner
-from events import relay, streams
+from events import outbox, relay, streams
 from events.models import OutboxEvent, OutboxSequence
 from tests.testapp.models import Product
 
@@ -221,6 +221,86 @@ def test_forward_sends_each_event_once_with_its_fields(events_redis, company_a):
     # Nothing left: a second run sends nothing.
     assert relay.forward_outbox().sent == 0
     assert events_redis.xlen("partner_events") == 2
+
+
+def test_entries_rendered_by_the_database_match_the_envelope(events_redis, company_a):
+    """The claim renders every entry in SQL: the same strings as Python's
+    envelope, for awkward text, no user and a timestamp without microseconds."""
+    text = 'Zoë "quoted" back\\slash \x01 tab\t newline\n 東京 😀'
+    with transaction.atomic():
+        for occurred_at in (
+            timezone.now().replace(microsecond=0),
+            timezone.now().replace(microsecond=7),
+        ):
+            event = outbox.build_event(
+                aggregate_type="partner",
+                action="updated",
+                aggregate_id=41,
+                company_id=company_a.pk,
+                user_id=None,
+                correlation_id=text[:20],
+                version=1,
+                payload={"name": text, "nested": {"list": [1, 2.5, None, True]}},
+                changes={"name": {"old": "", "new": text}},
+            )
+            event.occurred_at = occurred_at
+            outbox.enqueue(event)
+    assert relay.forward_outbox().sent == 2
+    entries = events_redis.xrange("partner_events")
+    rows = list(OutboxEvent.objects.order_by("position"))
+    assert [fields for _, fields in entries] == [row.as_stream_fields() for row in rows]
+    assert json.loads(entries[0][1]["payload"])["name"] == text
+    assert entries[0][1]["user_id"] == ""
+
+
+def test_a_crash_between_xadd_and_mark_sends_the_batch_again(
+    events_redis, company_a, monkeypatch
+):
+    """The entries are in Redis but the process dies before the mark commits: the
+    rows stay unsent and the next run sends them again (at least once, never
+    lost); a consumer drops the duplicates by event_id."""
+    partner = make_partner(company_a)
+    for i in range(4):
+        partner = services.update(partner, data={"phone": str(i)})
+
+    class Crash(BaseException):
+        pass
+
+    def crash(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(relay, "_mark_sent", crash)
+    with pytest.raises(Crash):
+        relay.forward_outbox(batch_size=3)
+    assert events_redis.xlen("partner_events") == 3  # sent, not marked
+    assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 5
+    monkeypatch.undo()
+    assert relay.forward_outbox(batch_size=3).sent == 5
+    entries = events_redis.xrange("partner_events")
+    assert [int(f["version"]) for _, f in entries] == [1, 2, 3, 1, 2, 3, 4, 5]
+    unique = list(dict.fromkeys(f["event_id"] for _, f in entries))
+    rows = OutboxEvent.objects.order_by("position")
+    assert unique == [str(row.event_id) for row in rows]
+    assert all(row.sent_at and row.attempts == 1 for row in rows)
+    # The stream ids recorded are those of the entries that were marked.
+    assert [row.stream_id for row in rows] == [i for i, _ in entries[3:]]
+
+
+def test_stream_order_is_position_order_across_batches(events_redis, company_a):
+    """Small batches, two objects of one stream and a second stream interleaved:
+    each stream holds its entries in position order."""
+    first, second = make_partner(company_a, name="A"), make_partner(company_a, name="B")
+    for i in range(5):
+        first = services.update(first, data={"phone": f"a{i}"})
+        services.create(Product, data={"sku": f"S{i}", "name": "x"}, company=company_a)
+        second = services.update(second, data={"phone": f"b{i}"})
+    result = relay.forward_outbox(batch_size=4)
+    assert (result.sent, result.deferred, result.failed) == (17, 0, 0)
+    for stream in ("partner_events", "product_events"):
+        sent = [f["event_id"] for _, f in events_redis.xrange(stream)]
+        in_order = OutboxEvent.objects.filter(stream=stream).order_by("position")
+        assert sent == [str(row.event_id) for row in in_order]
+    assert versions(events_redis, "partner_events", first.pk) == list(range(1, 7))
 
 
 def test_streams_are_trimmed_to_an_approximate_maxlen(
