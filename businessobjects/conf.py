@@ -31,6 +31,9 @@ DEFAULTS = {
     # Outbox rows claimed, sent (one XADD script call per stream) and marked per
     # short transaction.
     "EVENT_FORWARD_BATCH_SIZE": 500,
+    # Threads (own database connections) of one forwarding run with a backlog: one
+    # marks and commits its batch while the next claims and sends.
+    "EVENT_FORWARD_LANES": 2,
     # Seconds one forwarding task drains before handing over to a fresh task; keeps
     # every task far below the broker's visibility timeout.
     "EVENT_FORWARD_TIME_BUDGET": 60,

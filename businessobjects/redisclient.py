@@ -43,17 +43,28 @@ def is_cluster(client) -> bool:
     return isinstance(client, RedisCluster)
 
 
+class CacheRedisCluster(RedisCluster):
+    """A ``RedisCluster`` whose MGET and MSET work across slots (one command per
+    slot, not atomic: a cache's ``get_many`` / ``set_many`` need no atomicity)."""
+
+    def mget(self, keys, *args):
+        return self.mget_nonatomic(keys, *args)
+
+    def mset(self, mapping):
+        return self.mset_nonatomic(mapping)
+
+
 class ClusterConnectionFactory(ConnectionFactory):
     """django-redis's connection factory for a cache on a Redis Cluster
     (``OPTIONS["CONNECTION_FACTORY"]``; merp/settings.py sets it for a cluster
     URL). django-redis's default client then talks to a ``RedisCluster``: single
-    key commands go to their slot's master, ``clear()`` and ``delete_pattern()``
-    to every master."""
+    key commands go to their slot's master, ``get_many`` and ``delete_many`` per
+    slot, ``clear()`` and ``delete_pattern()`` to every master."""
 
     def connect(self, url: str) -> RedisCluster:
         params = self.make_connection_params(url)
         params.pop("parser_class", None)
-        return from_url(params.pop("url"), cluster=True, **params)
+        return CacheRedisCluster.from_url(node_url(params.pop("url")), **params)
 
     def disconnect(self, connection: RedisCluster) -> None:
         connection.close()

@@ -8,10 +8,11 @@ Three steps, each safe to run in several processes at once:
    commit order (the services write an object's outbox row after taking its row
    lock, so one object's ids already follow its commits).
 2. ``forward_outbox`` claims unsent rows in position order with ``SELECT ... FOR
-   UPDATE SKIP LOCKED`` in short transactions, XADDs them in one pipelined
-   MULTI/EXEC round trip and marks them sent. A row is held back while an earlier
-   row of the same object is being sent by another relay, so each object's
-   events reach the stream in order.
+   UPDATE SKIP LOCKED`` in short transactions (one statement that also renders
+   each stream's entries), XADDs them with one script call per stream (one key:
+   one hash slot on a Redis Cluster) and marks them sent in one statement. A
+   row is held back while an earlier row of the same object is being sent by
+   another relay, so each object's events reach the stream in order.
 3. ``prune_sent`` deletes sent rows older than ``EVENT_RETENTION_DAYS``.
 
 A crash between XADD and commit leaves the rows unsent: they are sent again
@@ -20,6 +21,7 @@ A crash between XADD and commit leaves the rows unsent: they are sent again
 
 import json
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -187,6 +189,7 @@ def forward_outbox(
     batch_size: int | None = None,
     time_budget: float | None = None,
     client: redis.Redis | None = None,
+    lanes: int | None = None,
 ) -> ForwardResult:
     """Sequence, then send unsent rows to their streams until none is left.
 
@@ -194,6 +197,12 @@ def forward_outbox(
     sequencing runs and events stay in the outbox. Raises ``redis.RedisError``
     when Redis fails; the failed rows stay unsent, with ``attempts`` and
     ``last_error`` recorded.
+
+    With a backlog (a first batch that came back full) up to ``lanes``
+    (``EVENT_FORWARD_LANES``) threads forward in turns, each with its own
+    database connection: one claims and sends the next batch while another
+    marks and commits its own, so PostgreSQL's marking overlaps the rest. Claims
+    and sends still happen one at a time, in position order.
     """
     result = ForwardResult(sequenced=sequence_outbox())
     if client is None:
@@ -203,22 +212,109 @@ def forward_outbox(
     batch_size = batch_size or merp_settings.EVENT_FORWARD_BATCH_SIZE
     if time_budget is None:
         time_budget = merp_settings.EVENT_FORWARD_TIME_BUDGET
-    deadline = time.monotonic() + time_budget
-    # Each batch claims past the previous one: the index of unsent rows keeps the
-    # entries of rows sent moments ago until VACUUM, and starting every claim at
-    # the lowest position would step over all of them again. Rows left behind
-    # (held back, or released by another relay) go with the next run, which the
-    # task queues when it held rows back.
-    after = 0
-    while True:
-        batch = forward_batch(client, batch_size=batch_size, after=after)
-        result.add(batch)
-        if batch.claimed < batch_size:
-            return result
-        after = batch.last_position
-        if time.monotonic() >= deadline:
-            result.more = True
-            return result
+    lanes = lanes or merp_settings.EVENT_FORWARD_LANES
+    if connection.vendor != "postgresql":
+        lanes = 1  # the in-flight exclusion of the claim is PostgreSQL's
+    run = _Run(client, batch_size, time.monotonic() + time_budget, lanes)
+    run.lane(0)
+    for thread in run.threads:
+        thread.join()
+    result.add(run.result)
+    result.more = run.result.more
+    if run.failure is not None:
+        raise run.failure
+    return result
+
+
+class _Run:
+    """One forwarding run: lanes that claim and send in turns, each then marking
+    and committing its batch while the next lane claims and sends.
+
+    Each batch claims past the previous one (``after``): the index of unsent rows
+    keeps the entries of rows sent moments ago until VACUUM, and starting every
+    claim at the lowest position would step over all of them again. Rows left
+    behind (held back, or released by another relay) go with the next run, which
+    the task queues when it held rows back. A lane's claim does not hold back
+    objects whose earlier rows another lane of this run has sent and not yet
+    marked (``in_flight``): they are in the stream already.
+    """
+
+    def __init__(self, client, batch_size: int, deadline: float, lanes: int):
+        self.client = client
+        self.batch_size = batch_size
+        self.deadline = deadline
+        self.lanes = lanes
+        self.turn = threading.Lock()  # claim + send: one lane at a time
+        self.after = 0
+        self.in_flight: dict[int, str] = {}
+        self.done = False
+        self.result = ForwardResult()
+        self.failure: BaseException | None = None
+        self.threads: list[threading.Thread] = []
+
+    def lane(self, index: int) -> None:
+        try:
+            while self._batch(index):
+                pass
+        except BaseException as exc:
+            with self.turn:
+                self.done = True
+                self.failure = self.failure or exc
+        finally:
+            self.in_flight.pop(index, None)
+            if index:
+                connection.close()
+
+    def _batch(self, index: int) -> bool:
+        """Claim, send, mark and commit one batch; return whether to go on."""
+        try:
+            with transaction.atomic():
+                with self.turn:
+                    if self.done:
+                        return False
+                    in_flight = " ".join(
+                        ids for lane, ids in self.in_flight.items() if lane != index
+                    )
+                    claim = claim_batch(
+                        self.batch_size, after=self.after, in_flight=in_flight
+                    )
+                    sent = _send(self.client, claim)
+                    self.after = claim.last_position or self.after
+                    if claim.claimed < self.batch_size or sent.failure is not None:
+                        self.done = True
+                    elif time.monotonic() >= self.deadline:
+                        self.done = self.result.more = True
+                    elif not self.threads and self.lanes > 1:
+                        self._start_lanes()
+                    self.in_flight[index] = sent.ids
+                _mark(sent)
+        finally:
+            self.in_flight.pop(index, None)
+        with self.turn:
+            self.result.add(sent.result)
+            if sent.failure is not None:
+                self.failure = self.failure or sent.failure
+        return not self.done
+
+    def _start_lanes(self) -> None:
+        for index in range(1, self.lanes):
+            thread = threading.Thread(
+                target=self.lane, args=(index,), name=f"outbox-lane-{index}"
+            )
+            self.threads.append(thread)
+            thread.start()
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What one batch's send did: rows to mark sent (``ids`` with their entry
+    ``stream_ids``, both space-separated), rows that failed, and the error."""
+
+    result: ForwardResult
+    ids: str = ""
+    stream_ids: str = ""
+    failed: list[str] = field(default_factory=list)
+    failure: redis.RedisError | None = None
 
 
 def forward_batch(
@@ -227,47 +323,57 @@ def forward_batch(
     """Claim (positions above ``after``), send and mark one batch in one short
     transaction: one claim statement, one script call per stream, one mark."""
     with transaction.atomic():
-        claim = claim_batch(batch_size, after=after)
-        if not claim.claimed:
-            return ForwardResult()
-        result = ForwardResult(
+        sent = _send(client, claim_batch(batch_size, after=after))
+        _mark(sent)
+    if sent.failure is not None:
+        raise sent.failure
+    return sent.result
+
+
+def _send(client: redis.Redis, claim: "Claim") -> _Sent:
+    """XADD the claimed rows, one script call per stream."""
+    ready = sum(group.count for group in claim.groups)
+    sent = _Sent(
+        ForwardResult(
             claimed=claim.claimed,
-            deferred=claim.claimed - sum(group.count for group in claim.groups),
+            deferred=claim.claimed - ready,
             last_position=claim.last_position,
         )
-        sent_ids, stream_ids, failed_ids = [], [], []
-        failure: redis.RedisError | None = None
-        for group in claim.groups:
-            if isinstance(failure, redis.ConnectionError | redis.TimeoutError):
-                failed_ids.extend(group.ids.split())  # Redis is gone: stop here
-                continue
-            try:
-                added, count, error = _xadd_group(client, group)
-            except redis.RedisError as exc:
-                failure = exc
-                failed_ids.extend(group.ids.split())
-                continue
-            if error:
-                # The script stopped at the failed entry: that one and the rest of
-                # the stream stay unsent (sent again later, never reordered).
-                failure = failure or redis.ResponseError(error)
-                ids = group.ids.split()
-                if count:
-                    sent_ids.append(" ".join(ids[:count]))
-                    stream_ids.append(added)
-                failed_ids.extend(ids[count:])
-            else:
-                sent_ids.append(group.ids)
+    )
+    sent_ids, stream_ids = [], []
+    for group in claim.groups:
+        if isinstance(sent.failure, redis.ConnectionError | redis.TimeoutError):
+            sent.failed.extend(group.ids.split())  # Redis is gone: stop here
+            continue
+        try:
+            added, count, error = _xadd_group(client, group)
+        except redis.RedisError as exc:
+            sent.failure = sent.failure or exc
+            sent.failed.extend(group.ids.split())
+            continue
+        if error:
+            # The script stopped at the failed entry: that one and the rest of
+            # the stream stay unsent (sent again later, never reordered).
+            sent.failure = sent.failure or redis.ResponseError(error)
+            ids = group.ids.split()
+            if count:
+                sent_ids.append(" ".join(ids[:count]))
                 stream_ids.append(added)
-        if sent_ids:
-            _mark_sent(" ".join(sent_ids), " ".join(stream_ids))
-        if failed_ids:
-            _mark_failed(failed_ids, str(failure))
-        result.failed = len(failed_ids)
-        result.sent = claim.claimed - result.deferred - result.failed
-    if failure is not None:
-        raise failure
-    return result
+            sent.failed.extend(ids[count:])
+        else:
+            sent_ids.append(group.ids)
+            stream_ids.append(added)
+    sent.ids, sent.stream_ids = " ".join(sent_ids), " ".join(stream_ids)
+    sent.result.failed = len(sent.failed)
+    sent.result.sent = ready - len(sent.failed)
+    return sent
+
+
+def _mark(sent: _Sent) -> None:
+    if sent.ids:
+        _mark_sent(sent.ids, sent.stream_ids)
+    if sent.failed:
+        _mark_failed(sent.failed, str(sent.failure))
 
 
 @dataclass(slots=True)
@@ -355,7 +461,7 @@ _ENTRY_SQL = """json_build_array(
 )"""
 
 
-def claim_batch(batch_size: int, *, after: int = 0) -> Claim:
+def claim_batch(batch_size: int, *, after: int = 0, in_flight: str = "") -> Claim:
     """Lock the first ``batch_size`` unsent rows above position ``after`` that no
     other relay holds, in position order, and return those ready to send, per
     stream (call inside a transaction).
@@ -392,7 +498,9 @@ def claim_batch(batch_size: int, *, after: int = 0) -> Claim:
                     SELECT 1 FROM {outbox} AS o
                     WHERE o.aggregate_type = f.aggregate_type
                     AND o.aggregate_id = f.aggregate_id
-                    AND o.position < f.first AND o.sent_at IS NULL LIMIT 1
+                    AND o.position < f.first AND o.sent_at IS NULL
+                    AND NOT o.id = ANY(string_to_array(%s, ' ')::bigint[])
+                    LIMIT 1
                 ) AS earlier
             ), ready AS (
                 SELECT c.stream, count(*) AS n, min(c.position) AS first,
@@ -413,7 +521,7 @@ def claim_batch(batch_size: int, *, after: int = 0) -> Claim:
             ) AS t LEFT JOIN ready AS r ON true
             ORDER BY r.first
             """,
-            [after, batch_size],
+            [after, batch_size, in_flight],
         )
         rows = cursor.fetchall()
     claim = Claim(claimed=rows[0][0], last_position=rows[0][1])

@@ -171,5 +171,10 @@ def test_the_cache_works_on_the_cluster(cluster_url):
     assert cache.incr("counter") == 2 and cache.get("counter") == 2
     assert cache.delete_pattern("k1*") == 11  # k1, k10..k19
     assert cache.get("k1") is None and cache.get("k2") == {"n": 2}
+    # Keys of several slots at once: one command per slot.
+    cache.set_many({"m1": 1, "m2": 2, "m3": 3})
+    assert cache.get_many(["m1", "m2", "m3", "absent"]) == {"m1": 1, "m2": 2, "m3": 3}
+    cache.delete_many(["m1", "m2"])
+    assert cache.get_many(["m1", "m2", "m3"]) == {"m3": 3}
     cache.clear()
     assert cache.get("k2") is None

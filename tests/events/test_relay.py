@@ -286,6 +286,27 @@ def test_a_crash_between_xadd_and_mark_sends_the_batch_again(
     assert [row.stream_id for row in rows] == [i for i, _ in entries[3:]]
 
 
+def test_lanes_of_one_run_overlap_without_holding_each_other_back(
+    events_redis, company_a, table_share_lock
+):
+    """With a backlog a run's second lane claims and sends the next batch while the
+    first waits to mark its own; an object's later rows are not held back behind
+    its rows in flight in the other lane (they are in the stream already)."""
+    partner = make_partner(company_a)
+    for i in range(5):
+        partner = services.update(partner, data={"phone": str(i)})
+    relay.sequence_outbox()
+    table_share_lock()
+    run = in_thread(relay.forward_outbox, batch_size=3, lanes=2)
+    # Both lanes have sent (six entries in order) and both wait to mark.
+    wait_for(lambda: lock_waiters() == 2, what="both lanes waiting to mark")
+    assert versions(events_redis, "partner_events", partner.pk) == [1, 2, 3, 4, 5, 6]
+    table_share_lock.release()
+    result = run()
+    assert (result.sent, result.deferred, result.failed) == (6, 0, 0)
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
 def test_stream_order_is_position_order_across_batches(events_redis, company_a):
     """Small batches, two objects of one stream and a second stream interleaved:
     each stream holds its entries in position order."""
@@ -378,9 +399,10 @@ def test_two_relays_at_once_send_each_event_once(
         make_partner(company_a, name=f"P{i}")
     relay.sequence_outbox()  # the relays below only claim and send
     table_share_lock()
-    first = in_thread(relay.forward_outbox, batch_size=3)
+    # Separate relays (lanes=1: a run's own lanes would take the second batch).
+    first = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
-    second = in_thread(relay.forward_outbox, batch_size=3)
+    second = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     # Both relays have sent their batches and wait to mark them: the batches were
     # disjoint (SKIP LOCKED), or the stream would hold fewer than six entries.
     wait_for(lambda: lock_waiters() == 2, what="relay 2 stopped mid-batch")
@@ -403,11 +425,11 @@ def test_a_relay_holds_back_an_object_another_relay_is_sending(
         services.update(partner, data={"name": f"v{i + 2}"})
     relay.sequence_outbox()
     table_share_lock()
-    first = in_thread(relay.forward_outbox, batch_size=3)
+    first = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
     assert versions(events_redis, "partner_events", partner.pk) == [1, 2, 3]
     # Versions 4-6 are free to claim, but 1-3 are not committed as sent yet.
-    second = relay.forward_outbox(batch_size=3)
+    second = relay.forward_outbox(batch_size=3, lanes=1)
     assert (second.claimed, second.sent, second.deferred) == (3, 0, 3)
     assert events_redis.xlen("partner_events") == 3
     table_share_lock.release()
