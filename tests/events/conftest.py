@@ -63,6 +63,14 @@ def events_redis() -> redis.Redis:
         broker.close()
 
 
+@pytest.fixture
+def broker_redis(events_redis) -> redis.Redis:
+    """The Celery broker's Redis (the events' one, unless those are on a cluster)."""
+    client = redis.Redis.from_url(celery_app.conf.broker_url)
+    yield client
+    client.close()
+
+
 def stream_entries(client: redis.Redis, stream: str) -> list[tuple[str, dict]]:
     return client.xrange(stream)
 

@@ -68,17 +68,17 @@ def sequenced_here(settings):
     settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": ""}
 
 
-def test_with_redis_commits_queue_one_forwarding_task(events_redis, company_a):
+def test_with_redis_commits_queue_one_forwarding_task(broker_redis, company_a):
     with transaction.atomic():
         make_partner(company_a, name="a")
         make_partner(company_a, name="b")
     make_partner(company_a, name="c")
     # One task waits in the broker queue (no worker here) for all three commits.
-    assert events_redis.llen("celery") == 1
+    assert broker_redis.llen("celery") == 1
     # Once a task has started, the next commit queues another.
     streams.release_forward_kick()
     make_partner(company_a, name="d")
-    assert events_redis.llen("celery") == 2
+    assert broker_redis.llen("celery") == 2
     # The writing process sequenced them already: the API shows them.
     assert not OutboxEvent.objects.filter(position__isnull=True).exists()
 
