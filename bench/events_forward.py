@@ -155,7 +155,8 @@ def run(argv: list[str]) -> None:
     add("raw redis-py XADD, pipelined", t_raw)
     add("raw redis-py XADD, pipelined MULTI/EXEC", t_multi)
     add(
-        f"relay forward ({args.relays} relay(s), batch {batch})",
+        f"relay forward ({args.relays} relay(s) of "
+        f"{merp_settings.EVENT_FORWARD_LANES} lane(s), batch {batch})",
         t_forward,
         vs_raw=ratio(t_raw, t_forward),
     )

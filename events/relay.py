@@ -478,8 +478,14 @@ def claim_batch(batch_size: int, *, after: int = 0, in_flight: str = "") -> Clai
     with connection.cursor() as cursor:
         # Right after a burst the statistics still say "few unsent rows" and the
         # planner would read every unsent row (bitmap scan) to sort them; walking
-        # the outbox_unsent index in order stops after batch_size rows.
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # the outbox_unsent index in order stops after batch_size rows. The
+        # commit need not wait for its WAL flush: a mark lost in a database crash
+        # only sends its batch again (and WAL is replayed in order, so a later
+        # batch's mark never survives an earlier one's loss).
+        cursor.execute(
+            "SELECT set_config('enable_bitmapscan', 'off', true), "
+            "set_config('synchronous_commit', 'off', true)"
+        )
         cursor.execute(
             f"""
             WITH claimed AS (
