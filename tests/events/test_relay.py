@@ -245,9 +245,14 @@ def test_entries_rendered_by_the_database_match_the_envelope(events_redis, compa
             )
             event.occurred_at = occurred_at
             outbox.enqueue(event)
+    relay.sequence_outbox()
+    rows = list(OutboxEvent.objects.order_by("position"))
+    with transaction.atomic():
+        (group,) = relay.claim_batch(10).groups
+    # The SQL rendering is the Python one (the fallback off PostgreSQL).
+    assert group.entries == relay.encode_entries(r.as_stream_fields() for r in rows)
     assert relay.forward_outbox().sent == 2
     entries = events_redis.xrange("partner_events")
-    rows = list(OutboxEvent.objects.order_by("position"))
     assert [fields for _, fields in entries] == [row.as_stream_fields() for row in rows]
     assert json.loads(entries[0][1]["payload"])["name"] == text
     assert entries[0][1]["user_id"] == ""
