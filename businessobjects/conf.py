@@ -30,7 +30,7 @@ DEFAULTS = {
     "EVENT_REDIS_TIMEOUT": 5,
     # Outbox rows claimed, sent (one XADD script call per stream) and marked per
     # short transaction.
-    "EVENT_FORWARD_BATCH_SIZE": 500,
+    "EVENT_FORWARD_BATCH_SIZE": 1000,
     # Threads (own database connections) of one forwarding run with a backlog: one
     # marks and commits its batch while the next claims and sends.
     "EVENT_FORWARD_LANES": 2,
