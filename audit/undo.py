@@ -1,0 +1,349 @@
+"""Undo everything one correlation id (a request, a job, an import) did.
+
+``undo_plan`` reads the company's history rows of that correlation id across
+every business object and works out, per object: a create is undone by a
+delete, updates by restoring the old values of the fields they changed (custom
+fields included), a delete by restoring the object under its id with the values
+and custom fields it had before. ``undo`` runs the plan through the services in
+one transaction (newest change first, so children go before parents on a delete
+and after them on a restore), under the reason ``undo <correlation id>`` and the
+caller's own correlation id; every step is audited and evented like any write.
+
+A later change (another correlation id) that touched a field the undo would set,
+or an object the undo would delete or restore, is a conflict: ``UndoConflict``
+lists them and nothing is written.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from businessobjects import context
+from businessobjects.models import BusinessObject
+from businessobjects.registry import registrations
+from businessobjects.representation import represent
+from extensions.stored import current_values
+
+# Change-set keys that are bookkeeping, not fields an undo sets.
+_SYSTEM = frozenset(BusinessObject.SYSTEM_FIELDS)
+_EXT = "extensions."
+
+
+@dataclass
+class Conflict:
+    object_type: str
+    object_id: int
+    field: str
+    correlation_id: str
+
+    def as_dict(self) -> dict:
+        return {
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "field": self.field,
+            "correlation_id": self.correlation_id,
+        }
+
+
+@dataclass
+class Step:
+    """One object's undo: ``delete``, ``update`` or ``restore``."""
+
+    object_type: str
+    model: type
+    object_id: int
+    action: str
+    # The API values shown: {field: {old: now, new: after the undo}}.
+    changes: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    extensions: dict = field(default_factory=dict)
+    # restore only: version, created_at, created_by_id.
+    restore: dict = field(default_factory=dict)
+    # Newest history row of the undone correlation id: steps run newest first.
+    order: tuple = ()
+
+    def as_dict(self) -> dict:
+        return {
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "action": self.action,
+            "changes": self.changes,
+        }
+
+
+@dataclass
+class UndoPlan:
+    correlation_id: str
+    steps: list[Step] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return f"undo {self.correlation_id}"
+
+    def as_dict(self) -> dict:
+        return {
+            "correlation_id": self.correlation_id,
+            "reason": self.reason,
+            "steps": [step.as_dict() for step in self.steps],
+        }
+
+
+class NothingToUndo(Exception):
+    """No history row of the company carries that correlation id."""
+
+
+class UndoConflict(Exception):
+    """Later changes touched what the undo would change; nothing was written."""
+
+    def __init__(self, conflicts: list[Conflict]):
+        self.conflicts = conflicts
+        super().__init__(
+            f"{len(conflicts)} later change(s) touched what this undo would "
+            "change; nothing was undone."
+        )
+
+
+def undo_plan(*, company, correlation_id: str) -> UndoPlan:
+    """Work out the undo of ``correlation_id`` in ``company`` (no writes).
+
+    ``NothingToUndo`` when the company has no change with that correlation id
+    (another company's changes included: they are not this company's to see).
+    """
+    company_id = company if isinstance(company, int) else company.pk
+    plan = UndoPlan(correlation_id=correlation_id)
+    found = False
+    for registration in registrations():
+        history = registration.model.history.model.objects.filter(company_id=company_id)
+        rows = history.filter(correlation_id=correlation_id).order_by("history_id")
+        by_object: dict[int, list] = defaultdict(list)
+        for row in rows:
+            by_object[row.id].append(row)
+        found = found or bool(by_object)
+        for object_id, own in by_object.items():
+            _plan_object(plan, registration, history, object_id, own)
+    if not found:
+        raise NothingToUndo(correlation_id)
+    plan.steps.sort(key=lambda step: step.order, reverse=True)
+    return plan
+
+
+def _plan_object(plan, registration, history, object_id: int, own: list) -> None:
+    name, model = registration.name, registration.model
+    first, last = own[0], own[-1]
+    later = list(
+        history.filter(id=object_id, history_id__gt=first.history_id)
+        .exclude(correlation_id=plan.correlation_id)
+        .order_by("history_id")
+    )
+    touched = {key for row in own for key in (row.changes or {})} - _SYSTEM
+
+    def conflict_any() -> None:
+        # Restoring the object overrides every later change of it.
+        for row in later:
+            keys = set(row.changes or {}) - _SYSTEM if row.history_type == "~" else ()
+            for key in sorted(keys) or ["*"]:
+                plan.conflicts.append(
+                    Conflict(name, object_id, key, row.correlation_id)
+                )
+
+    def conflict_values(fields=None) -> None:
+        # A later change conflicts where it left another value than this
+        # correlation id did (a later change undone since does not).
+        if not later:
+            return
+        current = _shown_now(model, first.company_id, object_id)
+        if current is None:
+            gone = [row for row in later if row.history_type == "-"][-1:]
+            for row in gone or later[-1:]:
+                plan.conflicts.append(
+                    Conflict(name, object_id, "*", row.correlation_id)
+                )
+            return
+        left = {key: change.get("new") for key, change in _newest(own).items()}
+        seen = set()
+        for row in later:
+            keys = set(row.changes or {}) - _SYSTEM
+            for key in sorted(keys if fields is None else keys & fields):
+                if (
+                    current.get(key) != left.get(key)
+                    and (key, row.correlation_id) not in seen
+                ):
+                    seen.add((key, row.correlation_id))
+                    plan.conflicts.append(
+                        Conflict(name, object_id, key, row.correlation_id)
+                    )
+
+    order = (last.history_date, last.history_id)
+    if first.history_type == "+":
+        if last.history_type == "-" and not later:
+            return  # created and deleted by it: nothing left to undo
+        conflict_values()
+        current = {key: change.get("new") for key, change in _newest(own).items()}
+        plan.steps.append(
+            Step(
+                name,
+                model,
+                object_id,
+                "delete",
+                changes={
+                    key: {"old": value, "new": None}
+                    for key, value in current.items()
+                    if key not in _SYSTEM and value is not None
+                },
+                order=order,
+            )
+        )
+        return
+    before = (
+        history.filter(id=object_id, history_id__lt=first.history_id)
+        .order_by("-history_id")
+        .first()
+    ) or first
+    olds = _oldest(own)
+    if last.history_type == "-":
+        conflict_any()
+        data = _fields(model, before)
+        extensions = {
+            key[len(_EXT) :]: change.get("old")
+            for key, change in olds.items()
+            if key.startswith(_EXT) and change.get("old") is not None
+        }
+        plan.steps.append(
+            Step(
+                name,
+                model,
+                object_id,
+                "restore",
+                changes={
+                    key: {"old": None, "new": change.get("old")}
+                    for key, change in olds.items()
+                    if key not in _SYSTEM and change.get("old") is not None
+                },
+                data=data,
+                extensions=extensions,
+                restore={
+                    "version": last.version + 1,
+                    "created_at": before.created_at,
+                    "created_by_id": before.created_by_id,
+                },
+                order=order,
+            )
+        )
+        return
+    conflict_values(touched)
+    newest = _newest(own)
+    concrete = {f.name: f for f in model._meta.concrete_fields}
+    data = {
+        # The snapshot before the first change; without one (pruned), the
+        # change set's old value.
+        key: getattr(before, concrete[key].attname)
+        if before is not first
+        else concrete[key].to_python(olds[key].get("old"))
+        for key in touched
+        if key in concrete
+    }
+    extensions = {
+        key[len(_EXT) :]: olds[key].get("old")
+        for key in touched
+        if key.startswith(_EXT)
+    }
+    plan.steps.append(
+        Step(
+            name,
+            model,
+            object_id,
+            "update",
+            changes={
+                key: {"old": newest[key].get("new"), "new": olds[key].get("old")}
+                for key in sorted(touched)
+            },
+            data=data,
+            extensions=extensions,
+            order=order,
+        )
+    )
+
+
+def _shown_now(model, company_id: int, object_id: int) -> dict | None:
+    """The object's fields and custom fields (``extensions.<name>``) as the API
+    shows them now, None when it does not exist."""
+    instance = model.objects.for_company(company_id).filter(pk=object_id).first()
+    if instance is None:
+        return None
+    shown = represent(instance, {})
+    shown.pop("extensions", None)
+    for name, value in current_values(instance).items():
+        shown[f"{_EXT}{name}"] = value
+    return shown
+
+
+def _oldest(rows) -> dict:
+    """Each change-set key's change in the earliest row that has it."""
+    found: dict = {}
+    for row in rows:
+        for key, change in (row.changes or {}).items():
+            found.setdefault(key, change)
+    return found
+
+
+def _newest(rows) -> dict:
+    return _oldest(reversed(rows))
+
+
+def _fields(model, record) -> dict:
+    return {
+        f.name: getattr(record, f.attname)
+        for f in model._meta.concrete_fields
+        if f.name not in _SYSTEM
+    }
+
+
+def undo(*, company, correlation_id: str, user=None, dry_run: bool = False) -> UndoPlan:
+    """Undo ``correlation_id`` in ``company`` (see the module docstring) and
+    return the plan carried out; ``dry_run`` only plans.
+
+    Raises ``NothingToUndo`` or ``UndoConflict`` (nothing written then).
+    """
+    from businessobjects import services
+
+    with transaction.atomic():
+        plan = undo_plan(company=company, correlation_id=correlation_id)
+        if plan.conflicts:
+            raise UndoConflict(plan.conflicts)
+        if dry_run:
+            return plan
+        if context.peek_correlation_id() in (None, correlation_id):
+            # The undo is a change of its own: never under the id it undoes.
+            context.set_correlation_id(None)
+        for step in plan.steps:
+            _apply(services, step, company=company, user=user, reason=plan.reason)
+    return plan
+
+
+def _apply(services, step: Step, *, company, user, reason: str) -> None:
+    model = step.model
+    if step.action == "restore":
+        services.restore(
+            model,
+            pk=step.object_id,
+            data=step.data,
+            extensions=step.extensions,
+            company=company,
+            user=user,
+            reason=reason,
+            **step.restore,
+        )
+        return
+    instance = model.objects.for_company(company).get(pk=step.object_id)
+    if step.action == "delete":
+        services.delete(instance, user=user, reason=reason)
+    else:
+        services.update(
+            instance,
+            data=step.data,
+            extensions=step.extensions or None,
+            user=user,
+            reason=reason,
+        )
