@@ -66,9 +66,17 @@ def state_at(model, *, company, moment: datetime) -> QuerySet:
 
 def as_instance(row):
     """The ``model`` instance a history row of ``state_at`` records, not saved."""
-    instance = row.instance
+    # Not simple-history's row.instance: it reads the live row of every record
+    # whose model has excluded fields (a query per object).
+    model = row.instance_type
+    values = {
+        field.attname: getattr(row, field.attname)
+        for field in model._meta.concrete_fields
+        if field.attname != "updated_at"
+    }
     # History does not keep updated_at: the object was last changed then.
-    instance.updated_at = row.history_date
+    instance = model(**values, updated_at=row.history_date)
+    instance._state.adding = False
     return instance
 
 
