@@ -14,6 +14,7 @@ or an object the undo would delete or restore, is a conflict: ``UndoConflict``
 lists them and nothing is written.
 """
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -75,6 +76,8 @@ class Step:
 @dataclass
 class UndoPlan:
     correlation_id: str
+    # The undo's own correlation id, once carried out.
+    undo_correlation_id: str | None = None
     steps: list[Step] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
 
@@ -314,11 +317,19 @@ def undo(*, company, correlation_id: str, user=None, dry_run: bool = False) -> U
             raise UndoConflict(plan.conflicts)
         if dry_run:
             return plan
-        if context.peek_correlation_id() in (None, correlation_id):
-            # The undo is a change of its own: never under the id it undoes.
-            context.set_correlation_id(None)
-        for step in plan.steps:
-            _apply(services, step, company=company, user=user, reason=plan.reason)
+        # The undo is a change of its own: the caller's correlation id (the
+        # request's), a fresh one outside requests, never the one it undoes.
+        own = context.peek_correlation_id()
+        if own in (None, correlation_id):
+            own = str(uuid.uuid4())
+        with context.use_context(
+            user=context.get_user(),
+            company=context.get_company(),
+            correlation_id=own,
+        ):
+            for step in plan.steps:
+                _apply(services, step, company=company, user=user, reason=plan.reason)
+        plan.undo_correlation_id = own
     return plan
 
 

@@ -6,7 +6,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from businessobjects import context
 from businessobjects.params import boolean_param, parse_text
 
 from . import undo
@@ -107,9 +106,7 @@ class UndoView(APIView):
         return Response(
             {
                 **plan.as_dict(),
-                "undo_correlation_id": None
-                if dry_run
-                else context.get_correlation_id(),
+                "undo_correlation_id": plan.undo_correlation_id,
                 "dry_run": dry_run,
             }
         )

@@ -335,3 +335,28 @@ def test_undo_sets_custom_fields_through_set_extension(
         ext.set_extension(partner, "score", 3)
     assert client_a.post(UNDO, {"correlation_id": "c-ext"}).status_code == 200
     assert fake_extensions.current_values(Partner.objects.get(pk=partner.pk)) == {}
+
+
+def test_the_undo_never_reuses_the_correlation_id_it_undoes(client_a, company_a):
+    partner = create_partner(company_a)
+    write("c-1", services.update, partner, data={"name": "One"})
+    response = client_a.post(
+        UNDO, {"correlation_id": "c-1"}, HTTP_X_CORRELATION_ID="c-1"
+    )
+    assert response.status_code == 200
+    own = response.json()["undo_correlation_id"]
+    assert own and own != "c-1"
+    last = Partner.history.filter(id=partner.pk).latest("history_id")
+    assert last.correlation_id == own
+
+
+def test_undo_outside_a_request_gets_a_fresh_correlation_id(company_a):
+    from audit.undo import undo
+
+    partner = create_partner(company_a)
+    write("c-1", services.update, partner, data={"name": "One"})
+    plan = undo(company=company_a, correlation_id="c-1")
+    assert plan.undo_correlation_id not in (None, "c-1")
+    assert (
+        context.peek_correlation_id() is None
+    )  # the caller's context is left as it was
