@@ -142,9 +142,10 @@ def _seed(size: int):
         ]
         partner_ids = allocate_ids(Partner, per_company * COMPANIES)
         value_ids = allocate_ids(ExtensionValue, per_company * COMPANIES)
-        partners, history, values, value_history = [], [], [], []
         index = 0
+        # One company at a time: 1M partners never sit in memory at once.
         for company, definition in zip(companies, definitions, strict=True):
+            partners, history, values, value_history = [], [], [], []
             for n in range(per_company):
                 pk, value_id = partner_ids[index], value_ids[index]
                 index += 1
@@ -189,11 +190,12 @@ def _seed(size: int):
                     updated = created
                 partners.append({**row, "updated_at": updated})
                 values.append(value)
+            with connection.cursor() as cursor:
+                _copy(cursor, Partner, partners)
+                _copy(cursor, Partner.history.model, history)
+                _copy(cursor, ExtensionValue, values)
+                _copy(cursor, ExtensionValue.history.model, value_history)
         with connection.cursor() as cursor:
-            _copy(cursor, Partner, partners)
-            _copy(cursor, Partner.history.model, history)
-            _copy(cursor, ExtensionValue, values)
-            _copy(cursor, ExtensionValue.history.model, value_history)
             cursor.execute(
                 f"INSERT INTO {DATASETS} (size, company_ids, moment) "
                 "VALUES (%s, %s, %s)",
