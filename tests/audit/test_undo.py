@@ -360,3 +360,20 @@ def test_undo_outside_a_request_gets_a_fresh_correlation_id(company_a):
     assert (
         context.peek_correlation_id() is None
     )  # the caller's context is left as it was
+
+
+def test_planning_an_import_undo_costs_the_same_for_more_rows(company_a, admin_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.undo import undo_plan
+
+    def planned(rows: int) -> int:
+        csv = "name\n" + "".join(f"P{i}\n" for i in range(rows))
+        result = import_rows(Partner, io.StringIO(csv), company=company_a, user=admin_a)
+        with CaptureQueriesContext(connection) as queries:
+            plan = undo_plan(company=company_a, correlation_id=result.correlation_id)
+        assert len(plan.steps) == rows
+        return len(queries)
+
+    assert planned(3) == planned(30)
