@@ -151,137 +151,160 @@ def _later_rows(history, by_object: dict, correlation_id: str) -> dict:
     return later
 
 
+@dataclass
+class _Touched:
+    """One object's rows of the undone correlation id, and the later ones."""
+
+    name: str
+    model: type
+    object_id: int
+    own: list
+    later: list
+
+    @property
+    def fields(self) -> set[str]:
+        return {key for row in self.own for key in (row.changes or {})} - _SYSTEM
+
+    @property
+    def order(self) -> tuple:
+        last = self.own[-1]
+        return (last.history_date, last.history_id)
+
+    def conflict(self, key: str, row) -> Conflict:
+        return Conflict(self.name, self.object_id, key, row.correlation_id)
+
+
 def _plan_object(
     plan, registration, history, object_id: int, own: list, later: list
 ) -> None:
-    name, model = registration.name, registration.model
+    touched = _Touched(registration.name, registration.model, object_id, own, later)
     first, last = own[0], own[-1]
-    touched = {key for row in own for key in (row.changes or {})} - _SYSTEM
-
-    def conflict_any() -> None:
-        # Restoring the object overrides every later change of it.
-        for row in later:
-            keys = set(row.changes or {}) - _SYSTEM if row.history_type == "~" else ()
-            for key in sorted(keys) or ["*"]:
-                plan.conflicts.append(
-                    Conflict(name, object_id, key, row.correlation_id)
-                )
-
-    def conflict_values(fields=None) -> None:
-        # A later change conflicts where it left another value than this
-        # correlation id did (a later change undone since does not).
-        if not later:
-            return
-        current = _shown_now(model, first.company_id, object_id)
-        if current is None:
-            gone = [row for row in later if row.history_type == "-"][-1:]
-            for row in gone or later[-1:]:
-                plan.conflicts.append(
-                    Conflict(name, object_id, "*", row.correlation_id)
-                )
-            return
-        left = {key: change.get("new") for key, change in _newest(own).items()}
-        seen = set()
-        for row in later:
-            keys = set(row.changes or {}) - _SYSTEM
-            for key in sorted(keys if fields is None else keys & fields):
-                if (
-                    current.get(key) != left.get(key)
-                    and (key, row.correlation_id) not in seen
-                ):
-                    seen.add((key, row.correlation_id))
-                    plan.conflicts.append(
-                        Conflict(name, object_id, key, row.correlation_id)
-                    )
-
-    order = (last.history_date, last.history_id)
     if first.history_type == "+":
         if last.history_type == "-" and not later:
             return  # created and deleted by it: nothing left to undo
-        conflict_values()
-        current = {key: change.get("new") for key, change in _newest(own).items()}
-        plan.steps.append(
-            Step(
-                name,
-                model,
-                object_id,
-                "delete",
-                changes={
-                    key: {"old": value, "new": None}
-                    for key, value in current.items()
-                    if key not in _SYSTEM and value is not None
-                },
-                order=order,
-            )
-        )
+        plan.conflicts += _value_conflicts(touched)
+        plan.steps.append(_delete_step(touched))
         return
     before = (
         history.filter(id=object_id, history_id__lt=first.history_id)
         .order_by("-history_id")
         .first()
     ) or first
-    olds = _oldest(own)
     if last.history_type == "-":
-        conflict_any()
-        data = _fields(model, before)
-        extensions = {
+        plan.conflicts += _any_conflicts(touched)
+        plan.steps.append(_restore_step(touched, before))
+        return
+    plan.conflicts += _value_conflicts(touched, touched.fields)
+    plan.steps.append(_update_step(touched, before))
+
+
+def _any_conflicts(touched: _Touched) -> list[Conflict]:
+    # Restoring the object overrides every later change of it.
+    conflicts = []
+    for row in touched.later:
+        keys = set(row.changes or {}) - _SYSTEM if row.history_type == "~" else ()
+        conflicts += [touched.conflict(key, row) for key in sorted(keys) or ["*"]]
+    return conflicts
+
+
+def _value_conflicts(touched: _Touched, fields=None) -> list[Conflict]:
+    """Later changes of ``fields`` (default: any) that left another value than
+    the undone correlation id did (a later change undone since does not
+    conflict); ``*`` when the object is gone."""
+    if not touched.later:
+        return []
+    current = _shown_now(touched.model, touched.own[0].company_id, touched.object_id)
+    if current is None:
+        gone = [row for row in touched.later if row.history_type == "-"][-1:]
+        return [touched.conflict("*", row) for row in gone or touched.later[-1:]]
+    left = {key: change.get("new") for key, change in _newest(touched.own).items()}
+    conflicts, seen = [], set()
+    for row in touched.later:
+        keys = set(row.changes or {}) - _SYSTEM
+        for key in sorted(keys if fields is None else keys & fields):
+            if current.get(key) != left.get(key) and (key, row.correlation_id) not in (
+                seen
+            ):
+                seen.add((key, row.correlation_id))
+                conflicts.append(touched.conflict(key, row))
+    return conflicts
+
+
+def _delete_step(touched: _Touched) -> Step:
+    shown = {key: change.get("new") for key, change in _newest(touched.own).items()}
+    return Step(
+        touched.name,
+        touched.model,
+        touched.object_id,
+        "delete",
+        changes={
+            key: {"old": value, "new": None}
+            for key, value in shown.items()
+            if key not in _SYSTEM and value is not None
+        },
+        order=touched.order,
+    )
+
+
+def _restore_step(touched: _Touched, before) -> Step:
+    # ``before``: the snapshot before the first change (the deletion's own
+    # snapshot when the object was deleted first thing).
+    olds = _oldest(touched.own)
+    return Step(
+        touched.name,
+        touched.model,
+        touched.object_id,
+        "restore",
+        changes={
+            key: {"old": None, "new": change.get("old")}
+            for key, change in olds.items()
+            if key not in _SYSTEM and change.get("old") is not None
+        },
+        data=_fields(touched.model, before),
+        extensions={
             key[len(_EXT) :]: change.get("old")
             for key, change in olds.items()
             if key.startswith(_EXT) and change.get("old") is not None
-        }
-        plan.steps.append(
-            Step(
-                name,
-                model,
-                object_id,
-                "restore",
-                changes={
-                    key: {"old": None, "new": change.get("old")}
-                    for key, change in olds.items()
-                    if key not in _SYSTEM and change.get("old") is not None
-                },
-                data=data,
-                extensions=extensions,
-                restore={
-                    "version": last.version + 1,
-                    "created_at": before.created_at,
-                    "created_by_id": before.created_by_id,
-                },
-                order=order,
-            )
-        )
-        return
-    conflict_values(touched)
-    newest = _newest(own)
-    concrete = {f.name: f for f in model._meta.concrete_fields}
+        },
+        restore={
+            "version": touched.own[-1].version + 1,
+            "created_at": before.created_at,
+            "created_by_id": before.created_by_id,
+        },
+        order=touched.order,
+    )
+
+
+def _update_step(touched: _Touched, before) -> Step:
+    olds, newest = _oldest(touched.own), _newest(touched.own)
+    fields = touched.fields
+    concrete = {f.name: f for f in touched.model._meta.concrete_fields}
+    pruned = before is touched.own[0]
     data = {
         # The snapshot before the first change; without one (pruned), the
         # change set's old value.
-        key: getattr(before, concrete[key].attname)
-        if before is not first
-        else concrete[key].to_python(olds[key].get("old"))
-        for key in touched
+        key: concrete[key].to_python(olds[key].get("old"))
+        if pruned
+        else getattr(before, concrete[key].attname)
+        for key in fields
         if key in concrete
     }
-    extensions = {
-        key[len(_EXT) :]: olds[key].get("old")
-        for key in touched
-        if key.startswith(_EXT)
-    }
-    plan.steps.append(
-        Step(
-            name,
-            model,
-            object_id,
-            "update",
-            changes={
-                key: {"old": newest[key].get("new"), "new": olds[key].get("old")}
-                for key in sorted(touched)
-            },
-            data=data,
-            extensions=extensions,
-            order=order,
-        )
+    return Step(
+        touched.name,
+        touched.model,
+        touched.object_id,
+        "update",
+        changes={
+            key: {"old": newest[key].get("new"), "new": olds[key].get("old")}
+            for key in sorted(fields)
+        },
+        data=data,
+        extensions={
+            key[len(_EXT) :]: olds[key].get("old")
+            for key in fields
+            if key.startswith(_EXT)
+        },
+        order=touched.order,
     )
 
 

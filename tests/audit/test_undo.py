@@ -377,3 +377,47 @@ def test_planning_an_import_undo_costs_the_same_for_more_rows(company_a, admin_a
         return len(queries)
 
     assert planned(3) == planned(30)
+
+
+def test_undo_of_an_update_then_delete_restores_the_state_before(
+    client_a, company_a, fake_extensions
+):
+    partner = create_partner(company_a, phone="1", extensions={"tier": "silver"})
+    pk = partner.pk
+
+    def edit_then_delete():
+        services.update(partner, data={"phone": "2"}, extensions={"tier": "gold"})
+        services.delete(partner)
+
+    write("c-both", edit_then_delete)
+    response = client_a.post(UNDO, {"correlation_id": "c-both"}, format="json")
+    assert response.status_code == 200, response.content
+    assert [s["action"] for s in response.json()["steps"]] == ["restore"]
+    restored = Partner.objects.get(pk=pk)
+    assert (restored.phone, restored.version) == ("1", 3)
+    assert fake_extensions.current_values(restored) == {"tier": "silver"}
+
+
+def test_undo_of_a_create_then_update_deletes_it(client_a, company_a):
+    def create_then_update():
+        partner = services.create(Partner, data={"name": "N"}, company=company_a)
+        services.update(partner, data={"name": "M"})
+        return partner
+
+    partner = write("c-cu", create_then_update)
+    response = client_a.post(UNDO, {"correlation_id": "c-cu"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["steps"] == [
+        {
+            "object_type": "partner",
+            "object_id": partner.pk,
+            "action": "delete",
+            "changes": {
+                "name": {"old": "M", "new": None},
+                "email": {"old": "", "new": None},
+                "phone": {"old": "", "new": None},
+                "is_active": {"old": True, "new": None},
+            },
+        }
+    ]
+    assert not Partner.objects.filter(pk=partner.pk).exists()
