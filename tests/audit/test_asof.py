@@ -222,3 +222,12 @@ def test_history_entries_carry_version_and_reason(client_a, make_partner):
     assert [(e["version"], e["reason"]) for e in entries] == [(2, "typo"), (1, None)]
     log = client_a.get("/api/audit/", {"object_id": partner.pk}).json()["results"]
     assert [(e["version"], e["reason"]) for e in log] == [(2, "typo"), (1, None)]
+
+
+def test_schema_documents_as_of_and_undo(client_a):
+    schema = client_a.get("/api/schema/", {"format": "json"}).json()
+    for path in ("/api/partners/", "/api/partners/{id}/"):
+        names = {p["name"] for p in schema["paths"][path]["get"]["parameters"]}
+        assert "as_of" in names, path
+    undo = schema["paths"]["/api/audit/undo/"]["post"]
+    assert {"200", "404", "409"} <= set(undo["responses"])

@@ -421,3 +421,16 @@ def test_undo_of_a_create_then_update_deletes_it(client_a, company_a):
         }
     ]
     assert not Partner.objects.filter(pk=partner.pk).exists()
+
+
+def test_restore_refuses_an_id_that_exists(company_a):
+    from businessobjects.exceptions import ObjectInUse
+
+    partner = create_partner(company_a)
+    events = OutboxEvent.objects.count()
+    with pytest.raises(ObjectInUse):
+        services.restore(
+            Partner, pk=partner.pk, data={"name": "X"}, version=2, company=company_a
+        )
+    assert OutboxEvent.objects.count() == events
+    assert Partner.objects.get(pk=partner.pk).name == "Acme"
