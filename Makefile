@@ -7,7 +7,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint bench bench-full bench-http
+.PHONY: run test test-cluster install install-dev lint bench bench-full bench-http
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ run: install
 
 test: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
+
+# The events suite against a throw-away Redis Cluster of three masters
+# (redis-server and redis-cli on PATH; ports CLUSTER_PORTS and each + 10000): the
+# streams and the cache on the cluster, the Celery broker on TEST_REDIS_URL.
+CLUSTER_PORTS ?= 7101,7102,7103
+test-cluster: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python -m tests.rediscluster --ports $(CLUSTER_PORTS) -- \
+	  $(BIN)/pytest tests/events $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -7,12 +7,14 @@ admin, tasks and commands call these functions; nothing else saves a business
 object.
 
 - ``single``: ``create``, ``update``, ``delete``;
+- ``restore``: ``restore`` (undelete: the object back under its id);
 - ``bulk``: ``bulk_create``, ``bulk_update``;
 - ``steps``: what every write does (lock, diff, save, publish);
 - ``validation``: fields, references, custom fields, versions.
 """
 
 from .bulk import bulk_create, bulk_update
+from .restore import restore
 from .single import create, delete, update
 from .steps import single_write, written_extensions
 from .validation import merge_errors
@@ -23,6 +25,7 @@ __all__ = [
     "create",
     "delete",
     "merge_errors",
+    "restore",
     "single_write",
     "update",
     "written_extensions",
