@@ -3,7 +3,9 @@
 These tests need engines beside the test cluster and settings made before Django
 starts, so each runs in its own pytest invocation of ``make test-scale``:
 ``test_replica.py`` with ``DATABASE_REPLICA_URL`` (a streaming replica this
-conftest starts), ``test_load.py`` with ``MERP_TEST_LOAD=1``. A plain ``pytest``
+conftest starts), ``test_pooler.py`` through PgBouncer (``python -m
+tests.scale.engines pgbouncer -- pytest ...``), ``test_load.py`` with
+``MERP_TEST_LOAD=1``. A plain ``pytest``
 run (``make test``) does not collect them.
 """
 
@@ -17,6 +19,8 @@ from .engines import streaming_replica, wait_for_replay
 collect_ignore = []
 if not os.environ.get("DATABASE_REPLICA_URL"):
     collect_ignore.append("test_replica.py")
+if os.environ.get("DATABASE_POOLER") != "pgbouncer":
+    collect_ignore.append("test_pooler.py")
 if not os.environ.get("MERP_TEST_LOAD"):
     collect_ignore.append("test_load.py")
 

@@ -224,6 +224,7 @@ def pgbouncer(port: int = 6440, upstream: str = PRIMARY) -> Iterator[str]:
         f"listen_port = {port}\n"
         "unix_socket_dir =\n"
         "auth_type = trust\n"
+        "admin_users = postgres\n"
         f"auth_file = {folder / 'userlist.txt'}\n"
         "pool_mode = transaction\n"
         "max_client_conn = 1000\n"
