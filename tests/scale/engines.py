@@ -31,7 +31,18 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
-PRIMARY = os.environ.get("MERP_TEST_PRIMARY", "postgres://postgres@127.0.0.1:5432")
+
+def _primary_base() -> str:
+    """The test cluster: DATABASE_URL's server (MERP_TEST_PRIMARY overrides)."""
+    if os.environ.get("MERP_TEST_PRIMARY"):
+        return os.environ["MERP_TEST_PRIMARY"]
+    url = urlsplit(os.environ.get("DATABASE_URL", ""))
+    if url.scheme in ("postgres", "postgresql"):
+        return urlunsplit(url._replace(path="", query=""))
+    return "postgres://postgres@127.0.0.1:5432"
+
+
+PRIMARY = _primary_base()
 PLUGIN = "tests.scale.pgbouncer_plugin"
 HBA_LINE = "host replication postgres 127.0.0.1/32 trust"
 
