@@ -76,7 +76,7 @@ SCALE_LOAD_SECONDS ?= 60
 # The suite run through PgBouncer: the production processes (gunicorn, the
 # relay in Celery), the events suite and the API's reads and writes.
 SCALE_PGBOUNCER_TESTS ?= tests/scale/test_pooler.py tests/e2e tests/events \
-  tests/businessobjects/test_api.py tests/extensions/test_filters.py \
+  tests/businessobjects/test_api.py tests/extensions/test_api_values.py \
   tests/extensions/test_index_walk.py tests/audit/test_history_api.py
 SCALE_REPLICA_URL = $(shell echo '$(TEST_DATABASE_URL)' | \
   sed -E 's#@[^/]+/#@127.0.0.1:$(SCALE_REPLICA_PORT)/#')

@@ -32,6 +32,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def _primary_base() -> str:
     """The test cluster: DATABASE_URL's server (MERP_TEST_PRIMARY overrides)."""
     if os.environ.get("MERP_TEST_PRIMARY"):

@@ -159,3 +159,25 @@ def test_transactions_and_locking_reads_use_the_primary(replica, company_a):
         assert router.db_for_read(Token) == "default"
     assert router.db_for_read(Partner) == "default"
     assert router.db_for_write(Partner) == "default"
+
+
+def test_custom_field_filters_run_on_the_replica(client, replica, admin_a, company_a):
+    from extensions import services as extensions
+
+    extensions.definition_create(
+        company=company_a, model="partner", name="tier", field_type="integer"
+    )
+    for name, tier in [("Low", 1), ("High", 5)]:
+        services.create(
+            Partner, data={"name": name}, extensions={"tier": tier}, company=company_a
+        )
+    headers = auth(admin_a)
+    replica.catch_up()
+    with Served() as served:
+        # In id order: the index walk's SET LOCAL runs in a read-only
+        # transaction on the standby.
+        response = client.get("/api/partners/?ext__tier__gte=3", **headers)
+    assert names(response) == {"High"}
+    assert served.ran("replica", "extensions_extensionvalue")
+    assert served.ran("replica", "set_config")
+    assert not served.ran("default", PARTNERS)
