@@ -3,9 +3,10 @@
 Each simulated client authenticates with one of the tokens in
 ``MERP_LOAD_TOKENS`` (comma-separated; tests/scale/test_load.py makes them) and
 works on the partners of its company, which has the custom fields ``tier``
-(integer) and ``region`` (string). A client edits only partners it created
-itself, with their current ``version``, so no write fails on a lost-update
-conflict: every write must succeed.
+(integer) and ``region`` (string). Each create is read back at once through a
+list page, which must show it (read-your-writes with a replica). A client edits
+only partners it created itself, with their current ``version``, so no write
+fails on a lost-update conflict: every write must succeed.
 
     locust -f loadtest/locustfile.py --headless --users 50 --spawn-rate 25 \\
         --run-time 60s --host http://127.0.0.1:8850
@@ -56,11 +57,12 @@ class ApiClient(HttpUser):
 
     @task(2)
     def create(self) -> None:
+        email = f"load-{random.randrange(10**12)}@example.test"
         with self.client.post(
             "/api/partners/",
             json={
                 "name": f"Load partner {random.randrange(10**9)}",
-                "email": "load@example.test",
+                "email": email,
                 "extensions": {
                     "tier": random.randint(1, 5),
                     "region": random.choice(REGIONS),
@@ -74,6 +76,14 @@ class ApiClient(HttpUser):
                 return
             body = response.json()
             self.mine[body["id"]] = body["version"]
+        # Read your write at once, through a list page (served by the replica
+        # when one is configured, unless it has not replayed this write yet).
+        with self.client.get(
+            f"/api/partners/?email={email}", name="list own write", catch_response=True
+        ) as response:
+            found = response.ok and [r["id"] for r in response.json()["results"]]
+            if found != [body["id"]]:
+                response.failure(f"own write {body['id']} not listed: {found}")
 
     @task(1)
     def update(self) -> None:

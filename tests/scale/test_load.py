@@ -3,9 +3,11 @@
 The production install of the end-to-end suite (a venv from requirements.txt
 alone), scaled out on one machine: gunicorn with several workers, two Celery
 worker processes and beat, all through PgBouncer in transaction pooling mode,
-Redis db ``MERP_LOAD_REDIS_URL``. Locust (loadtest/locustfile.py) runs many
+a streaming replica (behind a PgBouncer of its own) for the list reads, Redis
+db ``MERP_LOAD_REDIS_URL``. Locust (loadtest/locustfile.py) runs many
 concurrent clients for a bounded time: list pages, custom-field filters,
-detail reads, creates, updates and history. While it runs, a sampler records
+detail reads, creates (each read back at once through a list filter, which
+read-your-writes must answer), updates and history. While it runs, a sampler records
 the CPU of each process role and what PostgreSQL's backends wait on.
 
 Then every write must have produced exactly one event, and every outbox event
@@ -14,6 +16,7 @@ errors, CPU per role) are printed and written to ``MERP_LOAD_REPORT``; they
 are measurements for docs/scaling.md, never assertions.
 """
 
+import contextlib
 import csv
 import json
 import os
@@ -33,7 +36,7 @@ import redis
 
 from tests.e2e.conftest import Process, _process_env, prod_venv, wait_for
 
-from .engines import pgbouncer, through
+from .engines import pgbouncer, streaming_replica, through
 
 assert prod_venv  # a fixture, used by name
 
@@ -44,6 +47,10 @@ WEB_WORKERS = int(os.environ.get("MERP_LOAD_WEB_WORKERS", "4"))
 WEB_PORT = int(os.environ.get("MERP_LOAD_WEB_PORT", "8850"))
 PGBOUNCER_PORT = int(os.environ.get("MERP_LOAD_PGBOUNCER_PORT", "6441"))
 REDIS_URL = os.environ.get("MERP_LOAD_REDIS_URL", "redis://127.0.0.1:6379/7")
+# A streaming replica for the list reads, behind a PgBouncer of its own.
+REPLICA = os.environ.get("MERP_LOAD_REPLICA", "1") == "1"
+REPLICA_PORT = int(os.environ.get("MERP_LOAD_REPLICA_PORT", "5441"))
+REPLICA_PGBOUNCER_PORT = int(os.environ.get("MERP_LOAD_REPLICA_PGBOUNCER_PORT", "6442"))
 REPORT = Path(os.environ.get("MERP_LOAD_REPORT", ROOT / ".scale" / "load.json"))
 CLIENTS = 10  # users (tokens) the simulated clients share
 
@@ -87,9 +94,17 @@ def stack(prod_venv, database, tmp_path_factory):
     """gunicorn, two Celery workers and beat through PgBouncer, ready."""
     tmp = tmp_path_factory.mktemp("load")
     redis.Redis.from_url(REDIS_URL).flushdb()
-    with pgbouncer(PGBOUNCER_PORT) as bouncer:
+    with contextlib.ExitStack() as engines:
+        bouncer = engines.enter_context(pgbouncer(PGBOUNCER_PORT))
         env = _process_env(prod_venv, through(bouncer, database), REDIS_URL, tmp)
         env["DATABASE_POOLER"] = "pgbouncer"
+        replica = None
+        if REPLICA:
+            replica = engines.enter_context(streaming_replica(REPLICA_PORT))
+            replica_bouncer = engines.enter_context(
+                pgbouncer(REPLICA_PGBOUNCER_PORT, upstream=replica)
+            )
+            env["DATABASE_REPLICA_URL"] = through(replica_bouncer, database)
 
         def manage(*args: str) -> str:
             run = subprocess.run(
@@ -157,6 +172,7 @@ def stack(prod_venv, database, tmp_path_factory):
                 "tokens": setup["tokens"],
                 "processes": processes,
                 "tmp": tmp,
+                "replica": replica and through(replica, database),
             }
         finally:
             for process in processes.values():
@@ -252,6 +268,31 @@ def _named(name: str, needle: str = ""):
     return pids
 
 
+def _named_tree(name: str, needle: str):
+    def pids():
+        found = []
+        for pid in _named(name, needle)():
+            try:
+                children = psutil.Process(pid).children(recursive=True)
+            except psutil.Error:
+                continue
+            found.extend([pid, *(c.pid for c in children)])
+        return found
+
+    return pids
+
+
+def _replica_transactions(url: str | None) -> int:
+    """Transactions the replica ran in the load test's database so far."""
+    if url is None:
+        return 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        ).fetchone()[0]
+
+
 def _run_locust(stack, tmp: Path) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
@@ -345,17 +386,20 @@ def test_load_with_no_error_and_no_lost_event(stack):
             "celery beat": _tree(processes["beat"]),
             "postgres": lambda: [],  # this database's backends (pg_stat_activity)
             "pgbouncer": _named("pgbouncer", "merp-pgbouncer-"),
+            "postgres replica": _named_tree("postgres", "merp-replica-"),
             "redis": _named("redis-server", ":6379"),
             "locust": _named("locust"),
         },
         stack["database"],
     )
+    replica_before = _replica_transactions(stack["replica"])
     sampler.start()
     started = time.monotonic()
     locust = _run_locust(stack, tmp)
     elapsed = time.monotonic() - started
     sampler.stop.set()
     sampler.join()
+    replica_transactions = _replica_transactions(stack["replica"]) - replica_before
     assert (tmp / "locust_stats.csv").exists(), locust.stdout + locust.stderr
     stats = _stats(tmp)
     total = stats["Aggregated"]
@@ -378,6 +422,8 @@ def test_load_with_no_error_and_no_lost_event(stack):
         "users": USERS,
         "seconds": SECONDS,
         "web_workers": WEB_WORKERS,
+        "replica": bool(stack["replica"]),
+        "replica_transactions": replica_transactions,
         "celery_workers": 2,
         "cpu_cores": psutil.cpu_count(),
         "wall_seconds": round(elapsed, 1),
@@ -397,6 +443,8 @@ def test_load_with_no_error_and_no_lost_event(stack):
     print("\nLoad test figures:\n" + json.dumps(report, indent=2))
 
     assert total["requests"] > 0, locust.stdout + locust.stderr
+    if stack["replica"]:  # the list reads did go there
+        assert replica_transactions > 0
     assert total["failures"] == 0, (tmp / "locust_failures.csv").read_text()
     # Every committed write has its event: the history (written in the same
     # transaction) counts them. Locust saw fewer when it stopped clients with a
