@@ -63,12 +63,14 @@ bench-http: install-dev
 # Scale-out on real engines (docs/scaling.md): a streaming replica (port
 # SCALE_REPLICA_PORT), a suite through PgBouncer in transaction mode
 # (SCALE_PGBOUNCER_PORT), the load test (gunicorn on SCALE_LOAD_WEB_PORT, two
-# Celery workers, Redis SCALE_LOAD_REDIS_URL), and Redis Cluster (test-cluster)
-# when this Makefile has that target. Needs the PostgreSQL server binaries,
+# Celery workers, PgBouncer, a replica, Redis SCALE_LOAD_REDIS_URL), and Redis
+# Cluster (test-cluster) when this Makefile has that target. Needs the PostgreSQL server binaries,
 # pgbouncer and redis-server (.ci/run installs them).
 SCALE_REPLICA_PORT ?= 5440
 SCALE_PGBOUNCER_PORT ?= 6440
 SCALE_LOAD_PGBOUNCER_PORT ?= 6441
+SCALE_LOAD_REPLICA_PORT ?= 5441
+SCALE_LOAD_REPLICA_PGBOUNCER_PORT ?= 6442
 SCALE_LOAD_WEB_PORT ?= 8850
 SCALE_LOAD_REDIS_URL ?= redis://127.0.0.1:6379/7
 SCALE_LOAD_USERS ?= 50
@@ -92,4 +94,6 @@ test-scale: install-dev $(SCALE_PREREQS)
 	  MERP_LOAD_REDIS_URL=$(SCALE_LOAD_REDIS_URL) MERP_LOAD_USERS=$(SCALE_LOAD_USERS) \
 	  MERP_LOAD_SECONDS=$(SCALE_LOAD_SECONDS) MERP_LOAD_WEB_PORT=$(SCALE_LOAD_WEB_PORT) \
 	  MERP_LOAD_PGBOUNCER_PORT=$(SCALE_LOAD_PGBOUNCER_PORT) \
+	  MERP_LOAD_REPLICA_PORT=$(SCALE_LOAD_REPLICA_PORT) \
+	  MERP_LOAD_REPLICA_PGBOUNCER_PORT=$(SCALE_LOAD_REPLICA_PGBOUNCER_PORT) \
 	  $(BIN)/pytest -s tests/scale/test_load.py $(PYTEST_ARGS)
