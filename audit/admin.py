@@ -14,17 +14,18 @@ from django.utils.translation import gettext as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from businessobjects.admin_scoping import scoped_company_ids
-from businessobjects.display import json_display
 from businessobjects.exceptions import VersionConflict
 from businessobjects.params import is_id
 
 from . import services
+from .display import ChangeRenderer
 
 
 class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
     """Mixed into ``CompanyScopedAdmin``: every business object's admin history."""
 
     history_list_display = ["correlation_id"]
+    object_history_list_template = "audit/object_history_list.html"
     revert_template = "audit/revert_preview.html"
 
     def get_history_queryset(self, request, history_manager, pk_name, object_id):
@@ -41,16 +42,18 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
 
     def set_history_delta_changes(self, request, historical_records, **kwargs):
         # Show the change set the service stored (custom fields included) rather
-        # than simple-history's field diff between consecutive rows.
+        # than simple-history's field diff between consecutive rows, for people
+        # (audit.display).
+        renderers: dict = {}
         for record in historical_records:
-            record.history_delta_changes = [
-                {
-                    "field": name,
-                    "old": _shown(change.get("old")),
-                    "new": _shown(change.get("new")),
-                }
-                for name, change in sorted((record.changes or {}).items())
-            ]
+            renderer = renderers.get(record.company_id)
+            if renderer is None:
+                renderer = renderers[record.company_id] = ChangeRenderer(
+                    self.model, record.company_id
+                )
+            record.history_delta_changes = renderer.rows(
+                record.changes, record.history_type
+            )
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         object_id, version_id = unquote(object_id), unquote(version_id)
@@ -87,10 +90,7 @@ class BusinessObjectHistoryAdmin(SimpleHistoryAdmin):
             "opts": opts,
             "record": record,
             "current": current,
-            "changes": [
-                (name, {"old": _shown(c.get("old")), "new": _shown(c.get("new"))})
-                for name, c in sorted(plan.changes.items())
-            ]
+            "changes": ChangeRenderer(self.model, record.company_id).rows(plan.changes)
             if plan
             else [],
             "error": error,
@@ -135,9 +135,3 @@ def _posted_version(request) -> int | None:
     # The version the preview showed: a change made since then is a conflict.
     raw = request.POST.get("version", "")
     return int(raw) if is_id(raw) else None
-
-
-def _shown(value):
-    # Custom-field json values may nest deeper than the template engine (and
-    # repr) can recurse; render them as cut JSON text.
-    return json_display(value) if isinstance(value, dict | list) else value

@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.contrib.auth import get_user_model
 from django.core import checks
 from django.db.models.signals import post_save, pre_save
@@ -23,6 +23,17 @@ class BusinessObjectsConfig(AppConfig):
             sender=user_model,
             dispatch_uid="merp_revoke_tokens_on_password_change",
         )
+
+        if apps.is_installed("django.contrib.admin"):
+            from django.contrib import admin
+
+            # The project's admin modules first: its own @admin.register(Model)
+            # of a business object wins over the built admin.
+            admin.autodiscover()
+            from .admin import register_admins
+
+            register_admins()
+            checks.register(merp_checks.check_admins, checks.Tags.admin, "merp")
 
         checks.register(merp_checks.check_business_objects, checks.Tags.models, "merp")
         checks.register(

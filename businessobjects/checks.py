@@ -1,9 +1,10 @@
 """System checks of the framework, registered in ``BusinessObjectsConfig.ready``.
 
-``manage.py check`` runs the model checks (E001-E004). Checks that talk to the
-database, Redis or Celery are deployment checks, so they never slow down or block
-``runserver`` and ``migrate``: ``manage.py check --deploy --database default``
-runs them all (and ``manage.py merp_doctor`` prints them one line each).
+``manage.py check`` runs the model checks (E001-E004) and the admin check (E005).
+Checks that talk to the database, Redis or Celery are deployment checks, so they
+never slow down or block ``runserver`` and ``migrate``:
+``manage.py check --deploy --database default`` runs them all (and
+``manage.py merp_doctor`` prints them one line each).
 """
 
 from . import diagnostics
@@ -36,3 +37,31 @@ def check_services(app_configs=None, **kwargs):
         *diagnostics.redis().messages,
         *diagnostics.celery_workers().messages,
     ]
+
+
+def check_admins(app_configs=None, **kwargs):
+    """E005: a business object's admin must be a ``BusinessObjectAdmin``; any other
+    ``ModelAdmin`` would show every company's rows and save around the services."""
+    from django.contrib import admin
+    from django.core.checks import Error
+
+    from .admin import BusinessObjectAdmin
+    from .registry import registrations
+
+    errors = []
+    for registration in registrations():
+        model_admin = admin.site._registry.get(registration.model)
+        if model_admin is not None and not isinstance(model_admin, BusinessObjectAdmin):
+            errors.append(
+                Error(
+                    f"The admin of business object {registration.name!r} "
+                    f"({type(model_admin).__qualname__}) does not subclass "
+                    "BusinessObjectAdmin.",
+                    hint="Subclass businessobjects.admin.BusinessObjectAdmin: it "
+                    "scopes rows to the admin's companies and saves through the "
+                    "services (history, events, optimistic locking).",
+                    obj=type(model_admin),
+                    id="businessobjects.E005",
+                )
+            )
+    return errors

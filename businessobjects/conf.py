@@ -101,6 +101,13 @@ DEFAULTS = {
     # and size in bytes of its JSON text. Deeper or larger values are a 400.
     "EXTENSIONS_JSON_MAX_DEPTH": 32,
     "EXTENSIONS_JSON_MAX_BYTES": 64 * 1024,
+    # The admin's branding: the header on every page, the browser title and the
+    # index page's title; "View site" links to ADMIN_SITE_URL (the API docs), and
+    # is hidden when it is empty.
+    "ADMIN_SITE_HEADER": "M-ERP back office",
+    "ADMIN_SITE_TITLE": "M-ERP back office",
+    "ADMIN_INDEX_TITLE": "Business objects and settings",
+    "ADMIN_SITE_URL": "/api/docs/",
     # Webhooks (webhooks/, docs/webhooks.md). Deliver to hosts that resolve to
     # private, loopback or link-local addresses (development and tests only).
     "WEBHOOK_ALLOW_PRIVATE": False,

@@ -119,7 +119,13 @@ class BusinessObject(models.Model):
     )
 
 
-@register(search_fields=["name", "email"], filter_fields=["is_active", "email"])
+@register(
+    search_fields=["name", "email"],
+    filter_fields=["is_active", "email"],
+    list_display=["name", "email", "phone", "is_active", "company", "updated_at"],
+    list_filter=["is_active"],
+    admin_inlines=["address", "contact"],
+)
 class Partner(BusinessObject):
     name = models.CharField(max_length=255)
     email = models.EmailField(blank=True, default="")
@@ -144,6 +150,8 @@ class Partner(BusinessObject):
     plural="addresses",
     search_fields=["street", "city", "postal_code"],
     filter_fields=["partner", "city", "country", "postal_code"],
+    list_display=["__str__", "partner", "city", "country", "company", "updated_at"],
+    list_filter=["country"],
 )
 class Address(BusinessObject):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
@@ -164,7 +172,11 @@ class Address(BusinessObject):
         return ", ".join(p for p in (self.street, self.postal_code, self.city) if p)
 
 
-@register(search_fields=["name", "email"], filter_fields=["partner", "email"])
+@register(
+    search_fields=["name", "email"],
+    filter_fields=["partner", "email"],
+    list_display=["name", "partner", "email", "phone", "company", "updated_at"],
+)
 class Contact(BusinessObject):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(max_length=255)

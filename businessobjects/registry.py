@@ -23,6 +23,11 @@ class Registration:
     filter_fields: tuple[str, ...] = ()
     ordering_fields: tuple[str, ...] | None = None
     serializer_fields: tuple[str, ...] | None = None
+    # The admin (businessobjects.admin builds it from these once apps are ready).
+    list_display: tuple[str, ...] | None = None
+    list_filter: tuple = ()
+    admin_inlines: tuple[str, ...] = ()
+    admin_class: type | str | None = None
 
     @property
     def label(self) -> str:
@@ -37,12 +42,23 @@ def register(
     filter_fields: Sequence[str] = (),
     ordering_fields: Sequence[str] | None = None,
     serializer_fields: Sequence[str] | None = None,
+    list_display: Sequence[str] | None = None,
+    list_filter: Sequence = (),
+    admin_inlines: Sequence[str] = (),
+    admin_class: type | str | None = None,
 ):
     """Register a BusinessObject subclass (as ``@register`` or ``@register(...)``).
 
     ``plural`` names the endpoint (``/api/<plural>/``, default model name + "s");
     ``search_fields`` feed ``?search=``, ``filter_fields`` plain ``?field=`` filters,
     ``ordering_fields`` ``?ordering=`` (default: every concrete field).
+
+    The admin: ``list_display`` and ``list_filter`` as on a ``ModelAdmin``
+    (custom fields of choice and boolean type are added as filters by
+    themselves); ``admin_inlines`` names child business objects edited on this
+    object's form (``("address", "contact")``: each has a foreign key to it);
+    ``admin_class`` is the project's ``businessobjects.admin.BusinessObjectAdmin``
+    subclass (or its dotted path) to use instead of the built one.
     """
 
     def decorator(cls: type) -> type:
@@ -65,6 +81,10 @@ def register(
             filter_fields=tuple(filter_fields),
             ordering_fields=tuple(ordering_fields) if ordering_fields else None,
             serializer_fields=tuple(serializer_fields) if serializer_fields else None,
+            list_display=tuple(list_display) if list_display else None,
+            list_filter=tuple(list_filter),
+            admin_inlines=tuple(admin_inlines),
+            admin_class=admin_class,
         )
         for hook in _hooks:
             hook(registration)

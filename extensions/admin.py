@@ -10,15 +10,17 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
 from businessobjects.admin_scoping import CompanyScopedAdminMixin
 from businessobjects.registry import registrations
 
 from . import services, types
-from .models import FieldDefinition
+from .models import ExtensionValue, FieldDefinition
 
 
 def _model_choices():
@@ -144,6 +146,10 @@ class FieldDefinitionAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     search_fields = ("name", "label")
     ordering = ("company", "content_type", "order", "name")
     actions = ["activate", "deactivate"]
+    delete_confirmation_template = "extensions/admin/delete_confirmation.html"
+    delete_selected_confirmation_template = (
+        "extensions/admin/delete_selected_confirmation.html"
+    )
 
     @admin.display(description="Business object", ordering="content_type__model")
     def business_object(self, obj) -> str:
@@ -213,6 +219,56 @@ class FieldDefinitionAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
         for obj in queryset:
             self._delete(request, obj)
 
+    def render_delete_form(self, request, context):
+        # Say what will happen: a field that holds values is deactivated.
+        obj = context["object"]
+        context.update(_value_counts(obj), purge_url=self._purge_url(obj))
+        return super().render_delete_form(request, context)
+
+    def _purge_url(self, obj) -> str:
+        return reverse("admin:extensions_fielddefinition_purge", args=(obj.pk,))
+
+    def get_urls(self):
+        purge = self.admin_site.admin_view(self.purge_view)
+        return [
+            path(
+                "<path:object_id>/purge/",
+                purge,
+                name="extensions_fielddefinition_purge",
+            ),
+            *super().get_urls(),
+        ]
+
+    def purge_view(self, request, object_id):
+        """Destroy a field's values and delete it, after its own confirmation."""
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            result = services.definition_delete(obj, purge=True, user=request.user)
+            self.log_deletions(request, [obj])
+            self.message_user(
+                request,
+                f"Custom field “{obj}” and its {result.values} values were purged.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:extensions_fielddefinition_changelist")
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Purge {obj}",
+            "opts": self.model._meta,
+            "object": obj,
+            **_value_counts(obj),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "extensions/admin/purge_confirmation.html", context
+        )
+
     def response_delete(self, request, obj_display, obj_id):
         if getattr(request, "_merp_definition_kept", False):
             return HttpResponseRedirect(
@@ -229,3 +285,13 @@ class FieldDefinitionAdmin(CompanyScopedAdminMixin, admin.ModelAdmin):
     def deactivate(self, request, queryset):
         for definition in queryset:
             services.definition_update(definition, user=request.user, is_active=False)
+
+
+def _value_counts(definition) -> dict:
+    values = ExtensionValue.objects.filter(
+        company_id=definition.company_id, definition_id=definition.pk
+    )
+    return {
+        "value_count": values.count(),
+        "object_count": values.values("object_id").distinct().count(),
+    }

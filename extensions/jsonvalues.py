@@ -89,6 +89,8 @@ class SafeJSONField(forms.JSONField):
     def prepare_value(self, value):
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
+        if value is None:
+            return ""  # an empty field, not the literal ``null``
         if json_depth(value) > merp_settings.EXTENSIONS_JSON_MAX_DEPTH:
             return json_display(value, limit=merp_settings.EXTENSIONS_JSON_MAX_BYTES)
         return super().prepare_value(value)

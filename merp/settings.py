@@ -237,6 +237,13 @@ MERP = {
     "EXTENSIONS_JSON_MAX_BYTES": env.int(
         "MERP_EXTENSIONS_JSON_MAX_BYTES", default=64 * 1024
     ),
+    # The admin's branding and "View site" link (empty: hidden).
+    "ADMIN_SITE_HEADER": env("MERP_ADMIN_SITE_HEADER", default="M-ERP back office"),
+    "ADMIN_SITE_TITLE": env("MERP_ADMIN_SITE_TITLE", default="M-ERP back office"),
+    "ADMIN_INDEX_TITLE": env(
+        "MERP_ADMIN_INDEX_TITLE", default="Business objects and settings"
+    ),
+    "ADMIN_SITE_URL": env("MERP_ADMIN_SITE_URL", default="/api/docs/"),
     # Webhooks (docs/webhooks.md).
     "WEBHOOK_ALLOW_PRIVATE": env.bool("MERP_WEBHOOK_ALLOW_PRIVATE", default=False),
     "WEBHOOK_TIMEOUT": env.float("MERP_WEBHOOK_TIMEOUT", default=10.0),

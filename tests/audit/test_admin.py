@@ -156,3 +156,55 @@ def test_history_and_revert_pages_render_for_each_object_type(
     assert obj.history.first().changes == {
         key: {"old": value, "new": data[key]} for key, value in change.items()
     }
+
+
+def test_history_is_rendered_for_people(client, admin_a, company_a):
+    from extensions import services as ext
+
+    ext.definition_create(
+        company=company_a,
+        model="partner",
+        name="employees",
+        label="Employees",
+        field_type="integer",
+    )
+    ext.definition_create(
+        company=company_a,
+        model="partner",
+        name="vip",
+        label="VIP",
+        field_type="boolean",
+    )
+    ext.definition_create(
+        company=company_a, model="partner", name="since", field_type="date"
+    )
+    partner = services.create(Partner, data={"name": "Acme"}, company=company_a)
+    services.update(
+        partner,
+        data={"phone": "555", "is_active": False},
+        extensions={"employees": 12, "vip": True, "since": "2025-01-31"},
+    )
+    client.force_login(admin_a)
+    page = client.get(history_url(partner))
+    rows = {
+        record.history_type: {
+            c.label: (c.old, c.new) for c in record.history_delta_changes
+        }
+        for record in page.context["page_obj"]
+    }
+    assert rows["+"] == {"Name": ("(empty)", "Acme"), "Is active": ("(empty)", "Yes")}
+    assert rows["~"] == {
+        "Phone": ("(empty)", "555"),
+        "Is active": ("Yes", "No"),
+        "Employees": ("(empty)", "12"),
+        "VIP": ("(empty)", "Yes"),
+        "Since": ("(empty)", "Jan. 31, 2025"),
+    }
+    html = page.content.decode()
+    assert "None" not in html.split('id="change-history"')[1]
+    assert 'title="extensions.employees"' in html
+
+    preview = client.get(revert_url(partner, partner.history.get(version=1)))
+    changes = {c.label: (c.old, c.new) for c in preview.context["changes"]}
+    assert changes["Employees"] == ("12", "(empty)")
+    assert changes["Phone"] == ("555", "(empty)")

@@ -348,3 +348,40 @@ def test_admin_filters_by_business_object(admin_client_a, company_a, define):
     filters = listing.context["cl"].filter_specs
     business_objects = next(f for f in filters if f.title == "business object")
     assert ("partner", "Partner") in business_objects.lookup_choices
+
+
+def test_json_form_field_shows_no_literal_null():
+    from extensions.jsonvalues import SafeJSONField
+
+    field = SafeJSONField(required=False)
+    assert field.prepare_value(None) == ""
+    assert field.prepare_value({"a": 1}) == '{"a": 1}'
+    assert not field.has_changed(None, "")
+
+
+def test_delete_page_counts_values_and_purge_is_separate(
+    admin_client_a, company_a, define, partner
+):
+    definition = define(company_a, "tier", "string")
+    partner(company_a, extensions={"tier": "gold"})
+    partner(company_a, name="Q", extensions={"tier": "silver"})
+    page = admin_client_a.get(f"{DEFS}{definition.pk}/delete/")
+    assert (page.context["value_count"], page.context["object_count"]) == (2, 2)
+    assert "deactivated" in page.content.decode()
+    purge = f"{DEFS}{definition.pk}/purge/"
+    assert admin_client_a.get(purge).status_code == 200
+    assert FieldDefinition.objects.filter(pk=definition.pk).exists()  # GET: nothing
+    response = admin_client_a.post(purge, {"post": "yes"})
+    assert response.status_code == 302
+    assert not FieldDefinition.objects.filter(pk=definition.pk).exists()
+    assert not ExtensionValue.objects.exists()
+
+
+def test_other_company_cannot_purge(client, admin_b, company_a, define, partner):
+    definition = define(company_a, "tier", "string")
+    partner(company_a, extensions={"tier": "gold"})
+    client.force_login(admin_b)
+    purge = f"{DEFS}{definition.pk}/purge/"
+    assert client.get(purge).status_code == 404
+    assert client.post(purge, {"post": "yes"}).status_code == 404
+    assert ExtensionValue.objects.count() == 1
