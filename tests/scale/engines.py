@@ -20,6 +20,7 @@ import glob
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -141,14 +142,18 @@ _MATCHED = (
 )
 
 
-@contextlib.contextmanager
-def streaming_replica(port: int = 5440) -> Iterator[str]:
-    """A hot standby of the test cluster on ``port``; yields its base URL."""
-    allow_replication()
-    owner = _owner()
+def _port_free(port: int) -> None:
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(
+                f"port {port} is in use: a replica or pgbouncer left by an "
+                "interrupted run? (pg_ctl -D /tmp/merp-replica-*/data stop)"
+            )
+
+
+def _make_standby(folder: Path, port: int, owner: str) -> Path:
     with _primary() as conn:
         matched = {n: conn.execute(f"SHOW {n}").fetchone()[0] for n in _MATCHED}
-    folder = _owned_tempdir("merp-replica-", owner)
     data = folder / "data"
     host, primary_port = urlsplit(PRIMARY).hostname, urlsplit(PRIMARY).port or 5432
     subprocess.run(
@@ -181,14 +186,26 @@ def streaming_replica(port: int = 5440) -> Iterator[str]:
     )
     for name in ("postgresql.conf", "pg_hba.conf"):
         shutil.chown(data / name, owner)
+    return data
+
+
+@contextlib.contextmanager
+def streaming_replica(port: int = 5440) -> Iterator[str]:
+    """A hot standby of the test cluster on ``port``; yields its base URL."""
+    allow_replication()
+    _port_free(port)
+    owner = _owner()
+    folder = _owned_tempdir("merp-replica-", owner)
+    data = folder / "data"
     pg_ctl = _pg_bin("pg_ctl")
-    log = folder / "replica.log"
-    subprocess.run(
-        _as_owner([pg_ctl, "-D", str(data), "-l", str(log), "-w", "start"], owner),
-        check=True,
-    )
     url = f"postgres://postgres@127.0.0.1:{port}"
     try:
+        _make_standby(folder, port, owner)
+        log = folder / "replica.log"
+        subprocess.run(
+            _as_owner([pg_ctl, "-D", str(data), "-l", str(log), "-w", "start"], owner),
+            check=True,
+        )
 
         def in_recovery():
             with psycopg.connect(f"{url}/postgres", connect_timeout=2) as conn:
@@ -197,10 +214,11 @@ def streaming_replica(port: int = 5440) -> Iterator[str]:
         wait_for(in_recovery, f"the replica on port {port}")
         yield url
     finally:
-        subprocess.run(
-            _as_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], owner),
-            check=False,
-        )
+        if (data / "postmaster.pid").exists():
+            subprocess.run(
+                _as_owner([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], owner),
+                check=False,
+            )
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -224,6 +242,7 @@ def pgbouncer(port: int = 6440, upstream: str = PRIMARY) -> Iterator[str]:
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
     if not os.path.exists(binary):
         raise RuntimeError("pgbouncer not found: apt-get install pgbouncer")
+    _port_free(port)
     owner = _owner()
     folder = _owned_tempdir("merp-pgbouncer-", owner)
     target = urlsplit(upstream)
