@@ -7,7 +7,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-dev lint bench bench-full bench-http test-scale
+.PHONY: run test test-cluster install install-dev lint bench bench-full bench-http test-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ run: install
 test: install-dev
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest $(PYTEST_ARGS)
 
+# The events suite against a throw-away Redis Cluster of three masters
+# (redis-server and redis-cli on PATH; ports CLUSTER_PORTS and each + 10000): the
+# streams and the cache on the cluster, the Celery broker on TEST_REDIS_URL.
+CLUSTER_PORTS ?= 7101,7102,7103
+test-cluster: install-dev
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python -m tests.rediscluster --ports $(CLUSTER_PORTS) -- \
+	  $(BIN)/pytest tests/events $(PYTEST_ARGS)
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -63,9 +72,9 @@ bench-http: install-dev
 # Scale-out on real engines (docs/scaling.md): a streaming replica (port
 # SCALE_REPLICA_PORT), a suite through PgBouncer in transaction mode
 # (SCALE_PGBOUNCER_PORT), the load test (gunicorn on SCALE_LOAD_WEB_PORT, two
-# Celery workers, PgBouncer, a replica, Redis SCALE_LOAD_REDIS_URL), and Redis
-# Cluster (test-cluster) when this Makefile has that target. Needs the PostgreSQL server binaries,
-# pgbouncer and redis-server (.ci/run installs them).
+# Celery workers, PgBouncer, a replica, Redis SCALE_LOAD_REDIS_URL), after the
+# events suite on Redis Cluster (test-cluster). Needs the PostgreSQL server
+# binaries, pgbouncer and redis-server (.ci/run installs them).
 SCALE_REPLICA_PORT ?= 5440
 SCALE_PGBOUNCER_PORT ?= 6440
 SCALE_LOAD_PGBOUNCER_PORT ?= 6441
@@ -82,9 +91,8 @@ SCALE_PGBOUNCER_TESTS ?= tests/scale/test_pooler.py tests/e2e tests/events \
   tests/extensions/test_index_walk.py tests/audit/test_history_api.py
 SCALE_REPLICA_URL = $(shell echo '$(TEST_DATABASE_URL)' | \
   sed -E 's#@[^/]+/#@127.0.0.1:$(SCALE_REPLICA_PORT)/#')
-SCALE_PREREQS := $(shell grep -qE '^test-cluster:' $(firstword $(MAKEFILE_LIST)) && echo test-cluster)
 
-test-scale: install-dev $(SCALE_PREREQS)
+test-scale: install-dev test-cluster
 	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_REPLICA_URL=$(SCALE_REPLICA_URL) \
 	  REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/scale/test_replica.py $(PYTEST_ARGS)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

@@ -54,6 +54,8 @@ class HistoryEntrySerializer(serializers.Serializer):
     changed_at = serializers.DateTimeField(source="history_date")
     user = serializers.SerializerMethodField()
     correlation_id = serializers.CharField()
+    version = serializers.IntegerField(help_text="The object's version after it.")
+    reason = serializers.CharField(source="history_change_reason", allow_null=True)
     changes = ChangesField()
 
     @_action_schema
@@ -101,6 +103,7 @@ class AuditLogEntrySerializer(serializers.Serializer):
     changed_at = serializers.DateTimeField(source="history_date")
     user = serializers.SerializerMethodField()
     correlation_id = serializers.CharField()
+    version = serializers.IntegerField(help_text="The object's version after it.")
     reason = serializers.CharField(source="history_change_reason", allow_null=True)
     changes = ChangesField()
 

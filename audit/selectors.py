@@ -29,6 +29,7 @@ LOG_COLUMNS = (
     "history_user_id",
     "correlation_id",
     "history_change_reason",
+    "version",
     "changes",
 )
 ACTIONS = {"created": "+", "updated": "~", "deleted": "-"}

@@ -1,7 +1,7 @@
 """``python -m bench <name> [<name> ...] [--full] [options]``.
 
 ``python -m bench all`` (``make bench``) runs the suite: list, write, bulk,
-events and http; ``--full`` runs the 1M-row sizes (``make bench-full``). Other
+events, http and asof; ``--full`` runs the 1M-row sizes (``make bench-full``). Other
 options go to every benchmark named (run one at a time to pass its own, e.g.
 ``python -m bench list --sizes 10000 --repeats 20``). The extra benchmarks
 ``audit_updates``, ``ext_filter``, ``profile_write`` and ``webhooks`` run by
@@ -14,7 +14,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-SUITE = ["list", "write", "bulk", "events_forward", "http"]
+SUITE = ["list", "write", "bulk", "events_forward", "http", "asof"]
 EXTRA = ["audit_updates", "ext_filter", "profile_write", "webhooks"]
 ALIASES = {"events": "events_forward"}
 

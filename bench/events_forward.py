@@ -1,6 +1,7 @@
-"""Outbox forwarding throughput: the relay (claim with SKIP LOCKED, pipelined
-MULTI/EXEC XADD, mark sent; plus sequencing) for 100k outbox events, beside raw
-pipelined redis-py XADD of the same entries, and the ratio.
+"""Outbox forwarding throughput: the relay (claim with SKIP LOCKED rendering the
+entries, one XADD script call per stream, mark sent; plus sequencing) for 100k
+outbox events, beside raw pipelined redis-py XADD of the same entries, and the
+ratio.
 
 Runs against the bench database and Redis of ``bench.harness``; it empties the
 bench database's outbox first and deletes its streams afterwards.
@@ -154,7 +155,8 @@ def run(argv: list[str]) -> None:
     add("raw redis-py XADD, pipelined", t_raw)
     add("raw redis-py XADD, pipelined MULTI/EXEC", t_multi)
     add(
-        f"relay forward ({args.relays} relay(s), batch {batch})",
+        f"relay forward ({args.relays} relay(s) of "
+        f"{merp_settings.EVENT_FORWARD_LANES} lane(s), batch {batch})",
         t_forward,
         vs_raw=ratio(t_raw, t_forward),
     )

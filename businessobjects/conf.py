@@ -23,11 +23,17 @@ DEFAULTS = {
     # Redis of the event streams; empty: events stay in the outbox (REDIS_URL in
     # merp/settings.py).
     "EVENT_REDIS_URL": "",
+    # That Redis is a Redis Cluster (also implied by a ``redis+cluster://`` URL):
+    # businessobjects.redisclient, docs/scaling.md "Redis Cluster".
+    "EVENT_REDIS_CLUSTER": False,
     # Socket timeouts (seconds) towards that Redis, so a dead server fails fast.
     "EVENT_REDIS_TIMEOUT": 5,
-    # Outbox rows claimed, sent with one pipelined XADD round trip and marked per
+    # Outbox rows claimed, sent (one XADD script call per stream) and marked per
     # short transaction.
-    "EVENT_FORWARD_BATCH_SIZE": 500,
+    "EVENT_FORWARD_BATCH_SIZE": 1000,
+    # Threads (own database connections) of one forwarding run with a backlog: one
+    # marks and commits its batch while the next claims and sends.
+    "EVENT_FORWARD_LANES": 2,
     # Seconds one forwarding task drains before handing over to a fresh task; keeps
     # every task far below the broker's visibility timeout.
     "EVENT_FORWARD_TIME_BUDGET": 60,

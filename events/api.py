@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from businessobjects import params
+from businessobjects.api.pagination import page_size_param
 from businessobjects.api.permissions import IsCompanyMember
 from businessobjects.conf import merp_settings
 
@@ -42,10 +43,12 @@ class EventFeedPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
         self.after = getattr(view, "after", 0)
-        size = params.integer_param(
-            request.query_params, "page_size", merp_settings.PAGE_SIZE
+        size = page_size_param(
+            request.query_params,
+            "page_size",
+            merp_settings.PAGE_SIZE,
+            merp_settings.MAX_PAGE_SIZE,
         )
-        size = min(max(size, 1), merp_settings.MAX_PAGE_SIZE)
         self.page = list(queryset[:size])
         return self.page
 

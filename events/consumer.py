@@ -29,6 +29,7 @@ from datetime import datetime
 
 import redis
 
+from businessobjects import redisclient
 from businessobjects.conf import merp_settings
 
 from . import envelope, streams
@@ -264,7 +265,11 @@ class Consumer:
             self.dead_letter_stream,
             error,
         )
-        pipe = self.client.pipeline(transaction=True)
+        # Atomic on one Redis. On a cluster the two streams may live in different
+        # slots (no MULTI across slots): the entry goes first, so a crash between
+        # the two leaves it pending here and it is dead-lettered again (a
+        # duplicate there, never a loss).
+        pipe = self.client.pipeline(transaction=not redisclient.is_cluster(self.client))
         pipe.xadd(
             self.dead_letter_stream,
             {
@@ -296,9 +301,8 @@ def _blocking_client(block_ms: int) -> redis.Redis:
         raise RuntimeError(
             "No Redis for events: set REDIS_URL (or MERP_EVENT_REDIS_URL) to consume."
         )
-    return redis.Redis.from_url(
+    return streams.client_from_url(
         url,
-        decode_responses=True,
         socket_connect_timeout=merp_settings.EVENT_REDIS_TIMEOUT,
         socket_timeout=block_ms / 1000 + merp_settings.EVENT_REDIS_TIMEOUT,
         health_check_interval=30,

@@ -8,10 +8,11 @@ Three steps, each safe to run in several processes at once:
    commit order (the services write an object's outbox row after taking its row
    lock, so one object's ids already follow its commits).
 2. ``forward_outbox`` claims unsent rows in position order with ``SELECT ... FOR
-   UPDATE SKIP LOCKED`` in short transactions, XADDs them in one pipelined
-   MULTI/EXEC round trip and marks them sent. A row is held back while an earlier
-   row of the same object is being sent by another relay, so each object's
-   events reach the stream in order.
+   UPDATE SKIP LOCKED`` in short transactions (one statement that also renders
+   each stream's entries), XADDs them with one script call per stream (one key:
+   one hash slot on a Redis Cluster) and marks them sent in one statement. A
+   row is held back while an earlier row of the same object is being sent by
+   another relay, so each object's events reach the stream in order.
 3. ``prune_sent`` deletes sent rows older than ``EVENT_RETENTION_DAYS``.
 
 A crash between XADD and commit leaves the rows unsent: they are sent again
@@ -19,9 +20,9 @@ A crash between XADD and commit leaves the rows unsent: they are sent again
 """
 
 import logging
+import threading
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
 import redis
@@ -187,6 +188,7 @@ def forward_outbox(
     batch_size: int | None = None,
     time_budget: float | None = None,
     client: redis.Redis | None = None,
+    lanes: int | None = None,
 ) -> ForwardResult:
     """Sequence, then send unsent rows to their streams until none is left.
 
@@ -194,6 +196,12 @@ def forward_outbox(
     sequencing runs and events stay in the outbox. Raises ``redis.RedisError``
     when Redis fails; the failed rows stay unsent, with ``attempts`` and
     ``last_error`` recorded.
+
+    With a backlog (a first batch that came back full) up to ``lanes``
+    (``EVENT_FORWARD_LANES``) threads forward in turns, each with its own
+    database connection: one claims and sends the next batch while another
+    marks and commits its own, so PostgreSQL's marking overlaps the rest. Claims
+    and sends still happen one at a time, in position order.
     """
     result = ForwardResult(sequenced=sequence_outbox())
     if client is None:
@@ -203,56 +211,168 @@ def forward_outbox(
     batch_size = batch_size or merp_settings.EVENT_FORWARD_BATCH_SIZE
     if time_budget is None:
         time_budget = merp_settings.EVENT_FORWARD_TIME_BUDGET
-    deadline = time.monotonic() + time_budget
-    # Each batch claims past the previous one: the index of unsent rows keeps the
-    # entries of rows sent moments ago until VACUUM, and starting every claim at
-    # the lowest position would step over all of them again. Rows left behind
-    # (held back, or released by another relay) go with the next run, which the
-    # task queues when it held rows back.
-    after = 0
-    while True:
-        batch = forward_batch(client, batch_size=batch_size, after=after)
-        result.add(batch)
-        if batch.claimed < batch_size:
-            return result
-        after = batch.last_position
-        if time.monotonic() >= deadline:
-            result.more = True
-            return result
+    lanes = lanes or merp_settings.EVENT_FORWARD_LANES
+    if connection.vendor != "postgresql":
+        lanes = 1  # the in-flight exclusion of the claim is PostgreSQL's
+    run = _Run(client, batch_size, time.monotonic() + time_budget, lanes)
+    run.lane(0)
+    for thread in run.threads:
+        thread.join()
+    result.add(run.result)
+    result.more = run.result.more
+    if run.failure is not None:
+        raise run.failure
+    return result
+
+
+class _Run:
+    """One forwarding run: lanes that claim and send in turns, each then marking
+    and committing its batch while the next lane claims and sends.
+
+    Each batch claims past the previous one (``after``): the index of unsent rows
+    keeps the entries of rows sent moments ago until VACUUM, and starting every
+    claim at the lowest position would step over all of them again. Rows left
+    behind (held back, or released by another relay) go with the next run, which
+    the task queues when it held rows back. A lane's claim does not hold back
+    objects whose earlier rows another lane of this run has sent and not yet
+    marked (``in_flight``): they are in the stream already.
+    """
+
+    def __init__(self, client, batch_size: int, deadline: float, lanes: int):
+        self.client = client
+        self.batch_size = batch_size
+        self.deadline = deadline
+        self.lanes = lanes
+        self.turn = threading.Lock()  # claim + send: one lane at a time
+        self.after = 0
+        self.in_flight: dict[int, str] = {}
+        self.done = False
+        self.result = ForwardResult()
+        self.failure: BaseException | None = None
+        self.threads: list[threading.Thread] = []
+
+    def lane(self, index: int) -> None:
+        try:
+            while self._batch(index):
+                pass
+        except BaseException as exc:
+            with self.turn:
+                self.done = True
+                self.failure = self.failure or exc
+        finally:
+            self.in_flight.pop(index, None)
+            if index:
+                connection.close()
+
+    def _batch(self, index: int) -> bool:
+        """Claim, send, mark and commit one batch; return whether to go on."""
+        try:
+            with transaction.atomic():
+                with self.turn:
+                    if self.done:
+                        return False
+                    in_flight = " ".join(
+                        ids for lane, ids in self.in_flight.items() if lane != index
+                    )
+                    claim = claim_batch(
+                        self.batch_size, after=self.after, in_flight=in_flight
+                    )
+                    sent = _send(self.client, claim)
+                    self.after = claim.last_position or self.after
+                    if claim.claimed < self.batch_size or sent.failure is not None:
+                        self.done = True
+                    elif time.monotonic() >= self.deadline:
+                        self.done = self.result.more = True
+                    elif not self.threads and self.lanes > 1:
+                        self._start_lanes()
+                    self.in_flight[index] = sent.ids
+                _mark(sent)
+        finally:
+            self.in_flight.pop(index, None)
+        with self.turn:
+            self.result.add(sent.result)
+            if sent.failure is not None:
+                self.failure = self.failure or sent.failure
+        return not self.done
+
+    def _start_lanes(self) -> None:
+        for index in range(1, self.lanes):
+            thread = threading.Thread(
+                target=self.lane, args=(index,), name=f"outbox-lane-{index}"
+            )
+            self.threads.append(thread)
+            thread.start()
+
+
+@dataclass(slots=True)
+class _Sent:
+    """What one batch's send did: rows to mark sent (``ids`` with their entry
+    ``stream_ids``, both space-separated), rows that failed, and the error."""
+
+    result: ForwardResult
+    ids: str = ""
+    stream_ids: str = ""
+    failed: list[str] = field(default_factory=list)
+    failure: redis.RedisError | None = None
 
 
 def forward_batch(
     client: redis.Redis, *, batch_size: int, after: int = 0
 ) -> ForwardResult:
     """Claim (positions above ``after``), send and mark one batch in one short
-    transaction."""
-    failure: redis.RedisError | None = None
+    transaction: one claim statement, one script call per stream, one mark."""
     with transaction.atomic():
-        rows = claim_unsent(batch_size, after=after)
-        if not rows:
-            return ForwardResult()
-        blocked = _keys_sent_elsewhere(rows)
-        ready = [row for row in rows if row.aggregate_key not in blocked]
-        result = ForwardResult(
-            claimed=len(rows),
-            deferred=len(rows) - len(ready),
-            last_position=rows[-1].position,
+        sent = _send(client, claim_batch(batch_size, after=after))
+        _mark(sent)
+    if sent.failure is not None:
+        raise sent.failure
+    return sent.result
+
+
+def _send(client: redis.Redis, claim: "Claim") -> _Sent:
+    """XADD the claimed rows, one script call per stream."""
+    ready = sum(group.count for group in claim.groups)
+    sent = _Sent(
+        ForwardResult(
+            claimed=claim.claimed,
+            deferred=claim.claimed - ready,
+            last_position=claim.last_position,
         )
-        if ready:
-            try:
-                replies = _xadd(client, ready)
-            except redis.RedisError as exc:
-                failure = exc
-                replies = [exc] * len(ready)
-            sent, failed = _split(ready, replies)
-            _mark_sent(sent)
-            _mark_failed(failed)
-            result.sent, result.failed = len(sent), len(failed)
-            if failed and failure is None:
-                failure = next(r for _, r in failed if r is not None)
-    if failure is not None:
-        raise failure
-    return result
+    )
+    sent_ids, stream_ids = [], []
+    for group in claim.groups:
+        if isinstance(sent.failure, redis.ConnectionError | redis.TimeoutError):
+            sent.failed.extend(group.ids.split())  # Redis is gone: stop here
+            continue
+        try:
+            added, count, error = _xadd_group(client, group)
+        except redis.RedisError as exc:
+            sent.failure = sent.failure or exc
+            sent.failed.extend(group.ids.split())
+            continue
+        if error:
+            # The script stopped at the failed entry: that one and the rest of
+            # the stream stay unsent (sent again later, never reordered).
+            sent.failure = sent.failure or redis.ResponseError(error)
+            ids = group.ids.split()
+            if count:
+                sent_ids.append(" ".join(ids[:count]))
+                stream_ids.append(added)
+            sent.failed.extend(ids[count:])
+        else:
+            sent_ids.append(group.ids)
+            stream_ids.append(added)
+    sent.ids, sent.stream_ids = " ".join(sent_ids), " ".join(stream_ids)
+    sent.result.failed = len(sent.failed)
+    sent.result.sent = ready - len(sent.failed)
+    return sent
+
+
+def _mark(sent: _Sent) -> None:
+    if sent.ids:
+        _mark_sent(sent.ids, sent.stream_ids)
+    if sent.failed:
+        _mark_failed(sent.failed, str(sent.failure))
 
 
 @dataclass(slots=True)
@@ -300,19 +420,170 @@ def _stream_row(pk, position, stream, *values) -> StreamRow:
     )
 
 
-def claim_unsent(batch_size: int, *, after: int = 0) -> list[StreamRow]:
+@dataclass(slots=True)
+class StreamGroup:
+    """The ready rows of one claimed batch that go to one stream, in position
+    order, as the database rendered them: ``ids`` (space-separated) and
+    ``entries`` (``encode_entries``: each entry's values, length-prefixed)."""
+
+    stream: str
+    count: int
+    ids: str
+    entries: str
+
+
+@dataclass(slots=True)
+class Claim:
+    claimed: int = 0
+    last_position: int = 0
+    groups: list[StreamGroup] = field(default_factory=list)
+
+
+# The values of a claimed row ``c`` as SQL text, in envelope order (the field
+# names are the script's): what envelope.stream_fields() makes of the row in
+# Python (occurred_at as datetime.isoformat() prints a UTC timestamp).
+_VALUES_SQL = (
+    "c.event_id::text",
+    "c.event_type",
+    "c.aggregate_type",
+    "c.aggregate_id",
+    "c.company_id::text",
+    "coalesce(c.user_id::text, '')",
+    "c.correlation_id",
+    """to_char(c.occurred_at AT TIME ZONE 'UTC',
+        CASE WHEN date_part('microseconds', c.occurred_at)::bigint %% 1000000 = 0
+        THEN 'YYYY-MM-DD"T"HH24:MI:SS' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US' END)
+        || '+00:00'""",
+    "c.version::text",
+    "c.payload::text",
+    "c.changes::text",
+)
+assert len(_VALUES_SQL) == len(envelope.FIELDS)
+_VALUE_COLUMNS = ", ".join(f"{sql} AS v{i}" for i, sql in enumerate(_VALUES_SQL))
+# One entry: "<bytes>:<value>" per value (see encode_entries), rendered once per row.
+_ENTRY_SQL = (
+    "concat("
+    + ", ".join(f"octet_length(v{i}), ':', v{i}" for i in range(len(_VALUES_SQL)))
+    + ")"
+)
+
+
+def encode_entries(rows) -> str:
+    """The wire format of a stream's entries for the XADD script: for each entry,
+    its envelope values in order, each as ``<length in bytes>:<value>``. No
+    escaping (PostgreSQL concatenates it cheaply, Lua cuts it with
+    ``string.sub``); the claim statement renders the same in SQL."""
+    return "".join(
+        f"{len(value.encode())}:{value}" for fields in rows for value in fields.values()
+    )
+
+
+def claim_batch(batch_size: int, *, after: int = 0, in_flight: str = "") -> Claim:
     """Lock the first ``batch_size`` unsent rows above position ``after`` that no
-    other relay holds, in position order (call inside a transaction)."""
-    unsent = OutboxEvent.objects.filter(
-        sent_at__isnull=True, position__gt=after
-    ).order_by("position")[:batch_size]
-    if connection.vendor == "postgresql":
+    other relay holds, in position order, and return those ready to send, per
+    stream (call inside a transaction).
+
+    A row is held back (locked, not returned) when its object has an earlier
+    unsent row outside the batch: another relay is sending it right now (the
+    claim skipped it) or released it unsent; either way it must reach the stream
+    first. On PostgreSQL this is one statement: claim, order check and the
+    rendering of every entry (no per-row Python).
+    """
+    if connection.vendor != "postgresql":
+        return _claim_batch_python(batch_size, after=after)
+    outbox = OutboxEvent._meta.db_table
+    with connection.cursor() as cursor:
         # Right after a burst the statistics still say "few unsent rows" and the
         # planner would read every unsent row (bitmap scan) to sort them; walking
-        # the outbox_unsent index in order stops after batch_size rows.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
-    return list(stream_rows(unsent, lock=True))
+        # the outbox_unsent index in order stops after batch_size rows. The
+        # commit need not wait for its WAL flush: a mark lost in a database crash
+        # only sends its batch again (and WAL is replayed in order, so a later
+        # batch's mark never survives an earlier one's loss).
+        cursor.execute(
+            "SELECT set_config('enable_bitmapscan', 'off', true), "
+            "set_config('synchronous_commit', 'off', true)"
+        )
+        cursor.execute(
+            f"""
+            WITH claimed AS (
+                SELECT * FROM {outbox}
+                WHERE sent_at IS NULL AND position > %s
+                ORDER BY position LIMIT %s
+                FOR UPDATE SKIP LOCKED
+            ), firsts AS (
+                SELECT aggregate_type, aggregate_id, min(position) AS first
+                FROM claimed GROUP BY aggregate_type, aggregate_id
+            ), blocked AS (
+                -- One probe of the outbox_unsent_object index per object
+                -- (LATERAL ... LIMIT 1 stays a nested loop with stale statistics).
+                SELECT f.aggregate_type, f.aggregate_id FROM firsts AS f
+                CROSS JOIN LATERAL (
+                    SELECT 1 FROM {outbox} AS o
+                    WHERE o.aggregate_type = f.aggregate_type
+                    AND o.aggregate_id = f.aggregate_id
+                    AND o.position < f.first AND o.sent_at IS NULL
+                    AND NOT o.id = ANY(string_to_array(%s, ' ')::bigint[])
+                    LIMIT 1
+                ) AS earlier
+            ), ready AS (
+                SELECT stream, count(*) AS n, min(position) AS first,
+                    string_agg(id::text, ' ' ORDER BY position) AS ids,
+                    string_agg({_ENTRY_SQL}, '' ORDER BY position) AS entries
+                FROM (
+                    SELECT c.id, c.position, c.stream, {_VALUE_COLUMNS}
+                    FROM claimed AS c
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM blocked AS b
+                        WHERE b.aggregate_type = c.aggregate_type
+                        AND b.aggregate_id = c.aggregate_id
+                    )
+                ) AS r
+                GROUP BY stream
+            )
+            SELECT t.claimed, t.last, r.stream, r.n, r.ids, r.entries
+            FROM (
+                SELECT count(*) AS claimed, coalesce(max(position), 0) AS last
+                FROM claimed
+            ) AS t LEFT JOIN ready AS r ON true
+            ORDER BY r.first
+            """,
+            [after, batch_size, in_flight],
+        )
+        rows = cursor.fetchall()
+    claim = Claim(claimed=rows[0][0], last_position=rows[0][1])
+    claim.groups = [StreamGroup(*row[2:]) for row in rows if row[2] is not None]
+    return claim
+
+
+def _claim_batch_python(batch_size: int, *, after: int) -> Claim:
+    rows = list(
+        stream_rows(
+            OutboxEvent.objects.filter(
+                sent_at__isnull=True, position__gt=after
+            ).order_by("position")[:batch_size],
+            lock=True,
+        )
+    )
+    if not rows:
+        return Claim()
+    blocked = _keys_sent_elsewhere(rows)
+    groups: dict[str, list[StreamRow]] = {}
+    for row in rows:
+        if row.aggregate_key not in blocked:
+            groups.setdefault(row.stream, []).append(row)
+    return Claim(
+        claimed=len(rows),
+        last_position=rows[-1].position,
+        groups=[
+            StreamGroup(
+                stream=stream,
+                count=len(ready),
+                ids=" ".join(str(row.pk) for row in ready),
+                entries=encode_entries(row.fields for row in ready),
+            )
+            for stream, ready in groups.items()
+        ],
+    )
 
 
 def _keys_sent_elsewhere(rows: list[StreamRow]) -> set[tuple[str, str]]:
@@ -348,32 +619,60 @@ def _keys_sent_elsewhere(rows: list[StreamRow]) -> set[tuple[str, str]]:
         return {(t, a) for t, a in cursor.fetchall()}
 
 
-def _xadd(client: redis.Redis, rows: Iterable[StreamRow]) -> list:
-    # MULTI/EXEC: an error Redis detects while queueing (OOM, ...) rejects the
-    # whole batch, so an object's later event cannot land without its earlier one.
-    maxlen = merp_settings.EVENT_STREAM_MAXLEN
-    pipe = client.pipeline(transaction=True)
-    for row in rows:
-        pipe.xadd(row.stream, row.fields, maxlen=maxlen, approximate=True)
-    return pipe.execute(raise_on_error=False)
+# XADDs one stream's entries of a batch, in order, inside Redis: one call per
+# stream and batch, so the client packs one argument instead of 24 per event, and
+# it touches one key (one hash slot on a Redis Cluster). A script runs atomically
+# like MULTI/EXEC; it stops at the first failed XADD (an error Redis detects
+# before writing, such as OOM, fails the first one), so no entry lands after one
+# that failed: the rest are sent again later, a duplicate, never a reordering.
+# KEYS[1] the stream, ARGV[1] the MAXLEN ~ bound, ARGV[2] the entries
+# (encode_entries); returns the new entry ids (space-separated) and the error or
+# "".
+XADD_SCRIPT = (
+    "local names = {"
+    + ", ".join(f"'{name}'" for name in envelope.FIELDS)
+    + "}\n"
+    + """local data, maxlen = ARGV[2], ARGV[1]
+local pos, size, ids, entry = 1, #data, {}, {}
+while pos <= size do
+    for i = 1, #names do
+        local colon = string.find(data, ':', pos, true)
+        local stop = colon + tonumber(string.sub(data, pos, colon - 1))
+        entry[2 * i - 1] = names[i]
+        entry[2 * i] = string.sub(data, colon + 1, stop)
+        pos = stop + 1
+    end
+    local id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(entry))
+    if type(id) == 'table' and id.err then
+        return {table.concat(ids, ' '), id.err}
+    end
+    ids[#ids + 1] = id
+end
+return {table.concat(ids, ' '), ''}
+"""
+)
 
 
-def _split(rows: list[StreamRow], replies: list) -> tuple[list, list]:
-    """Pair rows with replies; an object with a failed entry keeps its later rows
-    unsent too (sent again after it: a duplicate, never a reordering)."""
-    sent, failed, broken = [], [], set()
-    for row, reply in zip(rows, replies, strict=True):
-        if isinstance(reply, Exception) or row.aggregate_key in broken:
-            broken.add(row.aggregate_key)
-            failed.append((row, reply if isinstance(reply, Exception) else None))
-        else:
-            sent.append((row, reply))
-    return sent, failed
+def _xadd_group(client: redis.Redis, group: StreamGroup) -> tuple[str, int, str]:
+    """XADD ``group``'s entries; return the entry ids (space-separated), how many
+    were added and the error that stopped the rest ("" when none)."""
+    script = client.register_script(XADD_SCRIPT)
+    reply = script(
+        keys=[group.stream],
+        args=[merp_settings.EVENT_STREAM_MAXLEN, group.entries],
+        client=client,
+    )
+    ids, error = (_text(part) for part in reply)
+    return ids, ids.count(" ") + 1 if ids else 0, error
 
 
-def _mark_sent(sent: list[tuple[StreamRow, str]]) -> None:
-    if not sent:
-        return
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _mark_sent(ids: str, stream_ids: str) -> None:
+    """Mark the rows ``ids`` sent with their entry ids (both space-separated, in
+    the same order): one statement, the lists split by the database."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -381,27 +680,25 @@ def _mark_sent(sent: list[tuple[StreamRow, str]]) -> None:
                 f"UPDATE {OutboxEvent._meta.db_table} AS o "
                 "SET sent_at = %s, stream_id = v.sid, attempts = o.attempts + 1, "
                 "last_error = '' "
-                "FROM unnest(%s::bigint[], %s::text[]) AS v(id, sid) "
+                "FROM unnest(string_to_array(%s, ' ')::bigint[], "
+                "string_to_array(%s, ' ')) AS v(id, sid) "
                 "WHERE o.id = v.id",
-                [now, [row.pk for row, _ in sent], [str(sid) for _, sid in sent]],
+                [now, ids, stream_ids],
             )
         return
-    for row, stream_id in sent:
-        OutboxEvent.objects.filter(pk=row.pk).update(
+    for pk, stream_id in zip(ids.split(), stream_ids.split(), strict=True):
+        OutboxEvent.objects.filter(pk=int(pk)).update(
             sent_at=now,
-            stream_id=str(stream_id),
+            stream_id=stream_id,
             attempts=F("attempts") + 1,
             last_error="",
         )
 
 
-def _mark_failed(failed: list[tuple[StreamRow, Exception | None]]) -> None:
-    if not failed:
-        return
-    error = next((str(exc) for _, exc in failed if exc is not None), "")
-    message = (error or "held back after an earlier event of the object failed")[:1000]
-    logger.warning("Forwarding %d outbox events failed: %s", len(failed), message)
-    OutboxEvent.objects.filter(pk__in=[row.pk for row, _ in failed]).update(
+def _mark_failed(ids: list[str], error: str) -> None:
+    message = (error or "held back after an earlier event of the stream failed")[:1000]
+    logger.warning("Forwarding %d outbox events failed: %s", len(ids), message)
+    OutboxEvent.objects.filter(pk__in=[int(pk) for pk in ids]).update(
         attempts=F("attempts") + 1, last_error=message
     )
 

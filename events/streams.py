@@ -1,7 +1,9 @@
 """The Redis connection of the event streams.
 
 ``MERP["EVENT_REDIS_URL"]`` picks the server (default: ``REDIS_URL``). Without one,
-events stay in the outbox: nothing is forwarded and nothing errors.
+events stay in the outbox: nothing is forwarded and nothing errors. It may name a
+Redis Cluster (``redis+cluster://`` or ``EVENT_REDIS_CLUSTER``): every command
+the events use touches one key (one stream), so each goes to its slot's master.
 """
 
 import threading
@@ -10,9 +12,10 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from businessobjects import redisclient
 from businessobjects.conf import merp_settings
 
-_clients: dict[str, redis.Redis] = {}
+_clients: dict[tuple[str, bool], redis.Redis] = {}
 _lock = threading.Lock()
 
 
@@ -23,6 +26,24 @@ def redis_url() -> str:
 
 def is_configured() -> bool:
     return bool(redis_url())
+
+
+def is_cluster() -> bool:
+    """Whether the events' Redis is a Redis Cluster."""
+    return bool(merp_settings.EVENT_REDIS_CLUSTER) or redisclient.is_cluster_url(
+        redis_url()
+    )
+
+
+def client_from_url(url: str, **options) -> redis.Redis:
+    """A new client (strings in, strings out) for ``url``: a ``RedisCluster`` when
+    the events' Redis is a cluster."""
+    return redisclient.from_url(
+        url,
+        cluster=bool(merp_settings.EVENT_REDIS_CLUSTER),
+        decode_responses=True,
+        **options,
+    )
 
 
 def get_client(url: str | None = None) -> redis.Redis:
@@ -37,20 +58,20 @@ def get_client(url: str | None = None) -> redis.Redis:
             "No Redis for events: set REDIS_URL (or MERP_EVENT_REDIS_URL); without "
             "one, events stay in the outbox."
         )
-    client = _clients.get(url)
+    key = (url, bool(merp_settings.EVENT_REDIS_CLUSTER))
+    client = _clients.get(key)
     if client is None:
         with _lock:
-            client = _clients.get(url)
+            client = _clients.get(key)
             if client is None:
-                client = redis.Redis.from_url(
+                client = client_from_url(
                     url,
-                    decode_responses=True,
                     socket_connect_timeout=merp_settings.EVENT_REDIS_TIMEOUT,
                     socket_timeout=merp_settings.EVENT_REDIS_TIMEOUT,
                     health_check_interval=30,
                     retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1),
                 )
-                _clients[url] = client
+                _clients[key] = client
     return client
 
 

@@ -68,8 +68,14 @@ def resolve(key: str, definitions: dict) -> tuple:
     raise ValidationError(f"Unknown custom field '{unknown}'. Known fields: {known}.")
 
 
-def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
-    """Return the filter for one ``ext__`` parameter value."""
+def condition(
+    definition, lookup: str, raw: str, company_id: int, *, values=_values
+) -> Q:
+    """Return the filter for one ``ext__`` parameter value.
+
+    ``values(definition, company_id, **conditions)`` returns the value rows of
+    the outer query's object (default: the stored ones; ``audit.asof`` passes
+    the ones of a past instant)."""
     field_type = definition.type
     if lookup not in field_type.lookups:
         allowed = ", ".join(sorted(field_type.lookups))
@@ -78,7 +84,7 @@ def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
             f"of type {definition.field_type}. Use one of: {allowed}."
         )
     if lookup == "isnull":
-        exists = Exists(_values(definition, company_id))
+        exists = Exists(values(definition, company_id))
         return ~Q(exists) if parse_boolean(raw) else Q(exists)
     if lookup == "contains" and definition.field_type == "json":
         if not connection.features.supports_json_field_contains:
@@ -88,7 +94,29 @@ def condition(definition, lookup: str, raw: str, company_id: int) -> Q:
     else:
         parsed = field_type.from_query(raw, definition)
     matching = {f"{definition.column}__{lookup}": parsed}
-    return Q(Exists(_values(definition, company_id, **matching)))
+    return Q(Exists(values(definition, company_id, **matching)))
+
+
+def apply_filters(queryset, params, company_id: int, model, *, values=_values):
+    """Apply the ``ext__`` parameters of ``params`` to ``queryset`` (whose objects
+    are ``model``'s); raise a 400 naming every parameter that cannot apply."""
+    keys = [key for key in params if key.startswith(EXT_PREFIX)]
+    if not keys:
+        return queryset
+    definitions = {d.name: d for d in definitions_for(company_id, model)}
+    errors = {}
+    for key in keys:
+        try:
+            definition, lookup = resolve(key, definitions)
+            for raw in params.getlist(key):
+                queryset = queryset.filter(
+                    condition(definition, lookup, raw, company_id, values=values)
+                )
+        except ValidationError as exc:
+            errors[key] = exc.messages
+    if errors:
+        raise exceptions.ValidationError(errors)
+    return queryset
 
 
 class ExtensionFilterBackend(BaseFilterBackend):
@@ -97,23 +125,10 @@ class ExtensionFilterBackend(BaseFilterBackend):
     def filter_queryset(self, request, queryset, view):
         if getattr(view, "action", None) != "list":
             return queryset
-        keys = [key for key in request.query_params if key.startswith(EXT_PREFIX)]
-        if not keys:
+        params = request.query_params
+        if not any(key.startswith(EXT_PREFIX) for key in params):
             return queryset
-        company_id = request.company.pk
-        definitions = {d.name: d for d in definitions_for(company_id, queryset.model)}
-        errors = {}
-        for key in keys:
-            try:
-                definition, lookup = resolve(key, definitions)
-                for raw in request.query_params.getlist(key):
-                    queryset = queryset.filter(
-                        condition(definition, lookup, raw, company_id)
-                    )
-            except ValidationError as exc:
-                errors[key] = exc.messages
-        if errors:
-            raise exceptions.ValidationError(errors)
+        queryset = apply_filters(queryset, params, request.company.pk, queryset.model)
         request.merp_extension_filters = True  # read by index_walk()
         return queryset
 

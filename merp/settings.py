@@ -154,12 +154,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 
 REDIS_URL = env("REDIS_URL", default="")
+# The cache's Redis (default REDIS_URL); ``redis+cluster://node:port`` names a
+# Redis Cluster (docs/scaling.md, "Redis Cluster").
+CACHE_REDIS_URL = env("CACHE_REDIS_URL", default=REDIS_URL)
 
-if REDIS_URL:
+if CACHE_REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": CACHE_REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="merp"),
             # An unreachable (not refusing) Redis must not stall requests: the
             # definitions cache falls back to the database on errors.
@@ -171,6 +174,10 @@ if REDIS_URL:
             },
         }
     }
+    if CACHE_REDIS_URL.startswith(("redis+cluster://", "rediss+cluster://")):
+        CACHES["default"]["OPTIONS"]["CONNECTION_FACTORY"] = (
+            "businessobjects.redisclient.ClusterConnectionFactory"
+        )
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -207,7 +214,9 @@ MERP = {
     "EVENT_STREAM_MAXLEN": env.int("MERP_EVENT_STREAM_MAXLEN", default=1_000_000),
     "EVENT_RETENTION_DAYS": env.int("MERP_EVENT_RETENTION_DAYS", default=7),
     "EVENT_REDIS_URL": env("MERP_EVENT_REDIS_URL", default=REDIS_URL),
-    "EVENT_FORWARD_BATCH_SIZE": env.int("MERP_EVENT_FORWARD_BATCH_SIZE", default=500),
+    "EVENT_REDIS_CLUSTER": env.bool("MERP_EVENT_REDIS_CLUSTER", default=False),
+    "EVENT_FORWARD_BATCH_SIZE": env.int("MERP_EVENT_FORWARD_BATCH_SIZE", default=1000),
+    "EVENT_FORWARD_LANES": env.int("MERP_EVENT_FORWARD_LANES", default=2),
     "EVENT_SWEEP_INTERVAL": env.int("MERP_EVENT_SWEEP_INTERVAL", default=30),
     "EVENT_CLAIM_MIN_IDLE_MS": env.int("MERP_EVENT_CLAIM_MIN_IDLE_MS", default=60_000),
     "EVENT_CONSUMER_NAME": env("MERP_CONSUMER_NAME", default=""),

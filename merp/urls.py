@@ -9,6 +9,8 @@ from drf_spectacular.views import (
 from businessobjects.api.urls import urlpatterns as api_urlpatterns
 
 urlpatterns = [
+    # The audit log and "undo this request" (audit.admin_views), in the admin.
+    path("admin/audit/", include("audit.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/audit/", include("audit.urls")),
     path("api/", include(api_urlpatterns)),

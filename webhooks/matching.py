@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from businessobjects.api.serializers import serializer_for
 from businessobjects.registry import registrations
 
-ACTIONS = ("created", "updated", "deleted")
-_PATTERN = re.compile(r"^([a-z][a-z0-9_]*)\.(created|updated|deleted|\*)$")
+ACTIONS = ("created", "updated", "deleted", "restored")
+_PATTERN = re.compile(r"^([a-z][a-z0-9_]*)\.(created|updated|deleted|restored|\*)$")
 _EXTENSION = re.compile(r"^extensions\.[a-z][a-z0-9_]{0,62}$")
 
 

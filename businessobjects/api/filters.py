@@ -12,7 +12,15 @@ from businessobjects import params
 from businessobjects.models import BusinessObject
 
 # Parameters every list understands besides its filters.
-_GENERAL = {"page", "page_size", "ordering", "search", "format", "cursor"}
+_GENERAL = {
+    "page",
+    "page_size",
+    "ordering",
+    "search",
+    "format",
+    "cursor",
+    "as_of",
+}
 
 
 class StrictQueryParamsBackend(BaseFilterBackend):

@@ -9,15 +9,25 @@ INVALID_CURSOR = "Invalid cursor: follow the `next` or `previous` links."
 
 
 def strict_page_size(pagination, request) -> int:
-    """``?page_size=``: a positive integer, cut to the cap; anything else is a 400
-    naming it (DRF would silently fall back to the default page size)."""
-    name = pagination.page_size_query_param
-    raw = request.query_params.get(name)
+    """``?page_size=`` of a DRF pagination class (``page_size_param``)."""
+    return page_size_param(
+        request.query_params,
+        pagination.page_size_query_param,
+        pagination.page_size,
+        pagination.max_page_size,
+    )
+
+
+def page_size_param(query_params, name: str, default: int, cap: int) -> int:
+    """``?<name>=``: a positive integer, cut to ``cap``; absent: ``default``;
+    anything else (an empty value too) is a 400 naming it (DRF would silently fall
+    back to the default page size)."""
+    raw = query_params.get(name)
     if raw is None:
-        return pagination.page_size
+        return default
     significant = raw.lstrip("0")
     if len(significant) > 9 and significant.isascii() and significant.isdigit():
-        return pagination.max_page_size  # a huge number asks for the most
+        return cap  # a huge number asks for the most
     try:
         size = params.parse_integer(significant or raw, minimum=1)
     except ValidationError:
@@ -25,12 +35,11 @@ def strict_page_size(pagination, request) -> int:
             {
                 name: [
                     f"Must be a positive integer, not {ascii(raw[:40])} (values "
-                    f"above {pagination.max_page_size} are cut to "
-                    f"{pagination.max_page_size})."
+                    f"above {cap} are cut to {cap})."
                 ]
             }
         ) from None
-    return min(size, pagination.max_page_size)
+    return min(size, cap)
 
 
 def refuse_page_with_cursor(request) -> None:

@@ -80,6 +80,20 @@ DELETE_VERSION = OpenApiParameter(
 )
 
 
+AS_OF = OpenApiParameter(
+    "as_of",
+    OpenApiTypes.DATETIME,
+    OpenApiParameter.QUERY,
+    required=False,
+    description=(
+        "Read as of this past instant, from the audit history (ISO 8601 date or "
+        "datetime, UTC if no offset): custom fields as they were then, the same "
+        "filters and pagination; 404 for an object that did not exist then. "
+        "GET only (a write with as_of is a 400)."
+    ),
+)
+
+
 class MerpAutoSchema(AutoSchema):
     def _conditional(self) -> bool:
         """A business-object operation on one object, or a create."""
@@ -120,6 +134,10 @@ class MerpAutoSchema(AutoSchema):
                 parameters.append(IF_MATCH)
             if self.method == "DELETE":
                 parameters.append(DELETE_VERSION)
+        if getattr(self.view, "action", None) in ("list", "retrieve") and hasattr(
+            self.view, "as_of_queryset"
+        ):
+            parameters.append(AS_OF)
         return parameters
 
     def _is_custom_action(self) -> bool:

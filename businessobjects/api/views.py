@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from audit.api import HistoryMixin
+from audit.asof_api import AsOfMixin
 from businessobjects import selectors, services
 from businessobjects.models import Company, Membership
 from extensions import values as ext
@@ -238,7 +239,8 @@ def build_viewset(registration):
     ]
     return type(
         f"{model.__name__}ViewSet",
-        (BusinessObjectViewSet,),
+        # First: ?as_of= reads (audit.asof_api) answer before the live ones.
+        (AsOfMixin, BusinessObjectViewSet),
         {
             "registration": registration,
             "queryset": model.objects.none(),

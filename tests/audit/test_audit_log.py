@@ -16,6 +16,7 @@ from tests.testapp.models import Product
 pytestmark = pytest.mark.django_db
 
 LOG_KEYS = {
+    "version",
     "history_id",
     "object_type",
     "object_id",

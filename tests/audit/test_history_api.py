@@ -8,7 +8,17 @@ from businessobjects.models import Membership, Partner
 
 pytestmark = pytest.mark.django_db
 
-ENTRY_KEYS = {"history_id", "action", "changed_at", "user", "correlation_id", "changes"}
+# DESIGN.md's entry, with version and reason ("Time travel and undo").
+ENTRY_KEYS = {
+    "history_id",
+    "action",
+    "changed_at",
+    "user",
+    "correlation_id",
+    "changes",
+    "version",
+    "reason",
+}
 
 
 def test_entries_have_exactly_the_design_fields(api, admin_a):

@@ -16,8 +16,10 @@ import psycopg
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from django.conf import settings
 from django.db import connection
 
+from businessobjects import redisclient
 from events import outbox, streams
 from merp.celery import app as celery_app
 
@@ -46,9 +48,27 @@ def events_redis() -> redis.Redis:
     if not streams.is_configured():
         pytest.fail("The events tests need Redis: run them with REDIS_URL set.")
     client = streams.get_client()
-    client.flushdb()
+    # On a Redis Cluster (make test-cluster) the broker stays on REDIS_URL.
+    broker = None
+    if redisclient.is_cluster(client) and settings.REDIS_URL:
+        broker = redis.Redis.from_url(settings.REDIS_URL)
+    for each in (client, broker):
+        if each is not None:
+            each.flushdb()
     yield client
-    client.flushdb()
+    for each in (client, broker):
+        if each is not None:
+            each.flushdb()
+    if broker is not None:
+        broker.close()
+
+
+@pytest.fixture
+def broker_redis(events_redis) -> redis.Redis:
+    """The Celery broker's Redis (the events' one, unless those are on a cluster)."""
+    client = redis.Redis.from_url(celery_app.conf.broker_url)
+    yield client
+    client.close()
 
 
 def stream_entries(client: redis.Redis, stream: str) -> list[tuple[str, dict]]:
@@ -84,6 +104,11 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url(),
         PYTHONUNBUFFERED="1",
     )
+    if "REDIS_URL" in extra:
+        # All of Redis on that server, also when the suite runs its events and
+        # cache on a Redis Cluster (make test-cluster).
+        extra.setdefault("MERP_EVENT_REDIS_URL", extra["REDIS_URL"])
+        extra.setdefault("CACHE_REDIS_URL", extra["REDIS_URL"])
     env.update(extra)
     return env
 
@@ -271,11 +296,18 @@ def all_redis_on(settings):
 
     def point(server) -> None:
         settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": server.url}
+        default = settings.CACHES["default"]
+        options = {
+            key: value
+            for key, value in default.get("OPTIONS", {}).items()
+            if key != "CONNECTION_FACTORY"  # the cluster's (make test-cluster)
+        }
         settings.CACHES = {
             "default": {
-                **settings.CACHES["default"],
+                **default,
                 "LOCATION": server.url,
                 "BACKEND": "django_redis.cache.RedisCache",
+                "OPTIONS": options,
             }
         }
         celery_app.conf.broker_url = server.url

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from businessobjects import services
 from businessobjects.models import Partner
-from events import relay, streams
+from events import outbox, relay, streams
 from events.models import OutboxEvent, OutboxSequence
 from tests.testapp.models import Product
 
@@ -68,17 +68,17 @@ def sequenced_here(settings):
     settings.MERP = {**settings.MERP, "EVENT_REDIS_URL": ""}
 
 
-def test_with_redis_commits_queue_one_forwarding_task(events_redis, company_a):
+def test_with_redis_commits_queue_one_forwarding_task(broker_redis, company_a):
     with transaction.atomic():
         make_partner(company_a, name="a")
         make_partner(company_a, name="b")
     make_partner(company_a, name="c")
     # One task waits in the broker queue (no worker here) for all three commits.
-    assert events_redis.llen("celery") == 1
+    assert broker_redis.llen("celery") == 1
     # Once a task has started, the next commit queues another.
     streams.release_forward_kick()
     make_partner(company_a, name="d")
-    assert events_redis.llen("celery") == 2
+    assert broker_redis.llen("celery") == 2
     # The writing process sequenced them already: the API shows them.
     assert not OutboxEvent.objects.filter(position__isnull=True).exists()
 
@@ -223,6 +223,112 @@ def test_forward_sends_each_event_once_with_its_fields(events_redis, company_a):
     assert events_redis.xlen("partner_events") == 2
 
 
+def test_entries_rendered_by_the_database_match_the_envelope(events_redis, company_a):
+    """The claim renders every entry in SQL: the same strings as Python's
+    envelope, for awkward text, no user and a timestamp without microseconds."""
+    text = 'Zoë "quoted" back\\slash \x01 tab\t newline\n 東京 😀'
+    with transaction.atomic():
+        for occurred_at in (
+            timezone.now().replace(microsecond=0),
+            timezone.now().replace(microsecond=7),
+        ):
+            event = outbox.build_event(
+                aggregate_type="partner",
+                action="updated",
+                aggregate_id=41,
+                company_id=company_a.pk,
+                user_id=None,
+                correlation_id=text[:20],
+                version=1,
+                payload={"name": text, "nested": {"list": [1, 2.5, None, True]}},
+                changes={"name": {"old": "", "new": text}},
+            )
+            event.occurred_at = occurred_at
+            outbox.enqueue(event)
+    relay.sequence_outbox()
+    rows = list(OutboxEvent.objects.order_by("position"))
+    with transaction.atomic():
+        (group,) = relay.claim_batch(10).groups
+    # The SQL rendering is the Python one (the fallback off PostgreSQL).
+    assert group.entries == relay.encode_entries(r.as_stream_fields() for r in rows)
+    assert relay.forward_outbox().sent == 2
+    entries = events_redis.xrange("partner_events")
+    assert [fields for _, fields in entries] == [row.as_stream_fields() for row in rows]
+    assert json.loads(entries[0][1]["payload"])["name"] == text
+    assert entries[0][1]["user_id"] == ""
+
+
+def test_a_crash_between_xadd_and_mark_sends_the_batch_again(
+    events_redis, company_a, monkeypatch
+):
+    """The entries are in Redis but the process dies before the mark commits: the
+    rows stay unsent and the next run sends them again (at least once, never
+    lost); a consumer drops the duplicates by event_id."""
+    partner = make_partner(company_a)
+    for i in range(4):
+        partner = services.update(partner, data={"phone": str(i)})
+
+    class Crash(BaseException):
+        pass
+
+    def crash(*args, **kwargs):
+        raise Crash
+
+    monkeypatch.setattr(relay, "_mark_sent", crash)
+    with pytest.raises(Crash):
+        relay.forward_outbox(batch_size=3)
+    assert events_redis.xlen("partner_events") == 3  # sent, not marked
+    assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 5
+    monkeypatch.undo()
+    assert relay.forward_outbox(batch_size=3).sent == 5
+    entries = events_redis.xrange("partner_events")
+    assert [int(f["version"]) for _, f in entries] == [1, 2, 3, 1, 2, 3, 4, 5]
+    unique = list(dict.fromkeys(f["event_id"] for _, f in entries))
+    rows = OutboxEvent.objects.order_by("position")
+    assert unique == [str(row.event_id) for row in rows]
+    assert all(row.sent_at and row.attempts == 1 for row in rows)
+    # The stream ids recorded are those of the entries that were marked.
+    assert [row.stream_id for row in rows] == [i for i, _ in entries[3:]]
+
+
+def test_lanes_of_one_run_overlap_without_holding_each_other_back(
+    events_redis, company_a, table_share_lock
+):
+    """With a backlog a run's second lane claims and sends the next batch while the
+    first waits to mark its own; an object's later rows are not held back behind
+    its rows in flight in the other lane (they are in the stream already)."""
+    partner = make_partner(company_a)
+    for i in range(5):
+        partner = services.update(partner, data={"phone": str(i)})
+    relay.sequence_outbox()
+    table_share_lock()
+    run = in_thread(relay.forward_outbox, batch_size=3, lanes=2)
+    # Both lanes have sent (six entries in order) and both wait to mark.
+    wait_for(lambda: lock_waiters() == 2, what="both lanes waiting to mark")
+    assert versions(events_redis, "partner_events", partner.pk) == [1, 2, 3, 4, 5, 6]
+    table_share_lock.release()
+    result = run()
+    assert (result.sent, result.deferred, result.failed) == (6, 0, 0)
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+def test_stream_order_is_position_order_across_batches(events_redis, company_a):
+    """Small batches, two objects of one stream and a second stream interleaved:
+    each stream holds its entries in position order."""
+    first, second = make_partner(company_a, name="A"), make_partner(company_a, name="B")
+    for i in range(5):
+        first = services.update(first, data={"phone": f"a{i}"})
+        services.create(Product, data={"sku": f"S{i}", "name": "x"}, company=company_a)
+        second = services.update(second, data={"phone": f"b{i}"})
+    result = relay.forward_outbox(batch_size=4)
+    assert (result.sent, result.deferred, result.failed) == (17, 0, 0)
+    for stream in ("partner_events", "product_events"):
+        sent = [f["event_id"] for _, f in events_redis.xrange(stream)]
+        in_order = OutboxEvent.objects.filter(stream=stream).order_by("position")
+        assert sent == [str(row.event_id) for row in in_order]
+    assert versions(events_redis, "partner_events", first.pk) == list(range(1, 7))
+
+
 def test_streams_are_trimmed_to_an_approximate_maxlen(
     events_redis, company_a, settings
 ):
@@ -298,9 +404,10 @@ def test_two_relays_at_once_send_each_event_once(
         make_partner(company_a, name=f"P{i}")
     relay.sequence_outbox()  # the relays below only claim and send
     table_share_lock()
-    first = in_thread(relay.forward_outbox, batch_size=3)
+    # Separate relays (lanes=1: a run's own lanes would take the second batch).
+    first = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
-    second = in_thread(relay.forward_outbox, batch_size=3)
+    second = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     # Both relays have sent their batches and wait to mark them: the batches were
     # disjoint (SKIP LOCKED), or the stream would hold fewer than six entries.
     wait_for(lambda: lock_waiters() == 2, what="relay 2 stopped mid-batch")
@@ -323,11 +430,11 @@ def test_a_relay_holds_back_an_object_another_relay_is_sending(
         services.update(partner, data={"name": f"v{i + 2}"})
     relay.sequence_outbox()
     table_share_lock()
-    first = in_thread(relay.forward_outbox, batch_size=3)
+    first = in_thread(relay.forward_outbox, batch_size=3, lanes=1)
     wait_for(lambda: lock_waiters() == 1, what="relay 1 stopped mid-batch")
     assert versions(events_redis, "partner_events", partner.pk) == [1, 2, 3]
     # Versions 4-6 are free to claim, but 1-3 are not committed as sent yet.
-    second = relay.forward_outbox(batch_size=3)
+    second = relay.forward_outbox(batch_size=3, lanes=1)
     assert (second.claimed, second.sent, second.deferred) == (3, 0, 3)
     assert events_redis.xlen("partner_events") == 3
     table_share_lock.release()

@@ -192,11 +192,12 @@ def test_worker_killed_mid_batch_loses_nothing(
         Partner, rows=[{"name": f"P{i}"} for i in range(25)], company=company_a
     )
     relay.sequence_outbox()  # so the worker below goes straight to sending
-    # The worker will XADD its first batch of 10, then wait to mark it sent.
+    # The worker's two lanes will XADD a batch of 10 each (the first batch came
+    # back full: a backlog), then both wait to mark theirs sent.
     table_share_lock()
     worker = worker_process(MERP_EVENT_FORWARD_BATCH_SIZE="10")
     wait_for(
-        lambda: lock_waiters() == 1 and events_redis.xlen("partner_events") == 10,
+        lambda: lock_waiters() == 2 and events_redis.xlen("partner_events") == 20,
         what=f"the worker mid-batch\n{worker.output()}",
     )
     worker.kill()
@@ -214,6 +215,6 @@ def test_worker_killed_mid_batch_loses_nothing(
     sent = [f["event_id"] for _, f in events_redis.xrange("partner_events")]
     expected = {str(e) for e in OutboxEvent.objects.values_list("event_id", flat=True)}
     assert set(sent) == expected  # nothing lost
-    # At least once: the killed batch went out twice, everything else once.
-    assert len(sent) == 35
+    # At least once: the killed batches went out twice, everything else once.
+    assert len(sent) == 45
     assert "events.tasks.forward_outbox" in survivor.output()

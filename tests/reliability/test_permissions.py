@@ -117,6 +117,11 @@ RULES: dict[str, dict[str, dict]] = {
         # Permissions are checked before the method: members hear 403.
         "_other": scoped(NOT_ALLOWED, admin=NOT_ALLOWED) | {"member": FORBIDDEN},
     },
+    # Undo of a correlation id: company admins only; no body is a 400.
+    "audit-undo": {
+        "POST": scoped(FORBIDDEN, admin=400, other=400),
+        "_other": scoped(NOT_ALLOWED) | {"member": FORBIDDEN},
+    },
     # Webhook endpoints: company admins only (members 403 whatever the method).
     "webhooks-list": {
         "GET": scoped(FORBIDDEN, admin=OK, other=OK),
@@ -206,6 +211,7 @@ def classify(endpoint: Endpoint) -> str | None:
         "/api/webhooks/1/replay/": "webhooks-replay",
         "/api/webhooks/1/rotate-secret/": "webhooks-rotate-secret",
         "/api/audit/": "audit-log",
+        "/api/audit/undo/": "audit-undo",
         "/health/": "health",
         "/health/ready/": "health-ready",
     }.get(route)
