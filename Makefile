@@ -7,7 +7,7 @@ RUN_ADDR ?= 127.0.0.1:8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/merp_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test test-cluster install install-dev lint bench bench-full bench-http
+.PHONY: run test test-cluster install install-dev lint bench bench-full bench-http test-scale
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,3 +68,40 @@ bench-full: install-dev
 bench-http: install-dev
 	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
 	  $(BIN)/python -m bench http $(BENCH_ARGS)
+
+# Scale-out on real engines (docs/scaling.md): a streaming replica (port
+# SCALE_REPLICA_PORT), a suite through PgBouncer in transaction mode
+# (SCALE_PGBOUNCER_PORT), the load test (gunicorn on SCALE_LOAD_WEB_PORT, two
+# Celery workers, PgBouncer, a replica, Redis SCALE_LOAD_REDIS_URL), after the
+# events suite on Redis Cluster (test-cluster). Needs the PostgreSQL server
+# binaries, pgbouncer and redis-server (.ci/run installs them).
+SCALE_REPLICA_PORT ?= 5440
+SCALE_PGBOUNCER_PORT ?= 6440
+SCALE_LOAD_PGBOUNCER_PORT ?= 6441
+SCALE_LOAD_REPLICA_PORT ?= 5441
+SCALE_LOAD_REPLICA_PGBOUNCER_PORT ?= 6442
+SCALE_LOAD_WEB_PORT ?= 8850
+SCALE_LOAD_REDIS_URL ?= redis://127.0.0.1:6379/7
+SCALE_LOAD_USERS ?= 50
+SCALE_LOAD_SECONDS ?= 60
+# The suite run through PgBouncer: the production processes (gunicorn, the
+# relay in Celery), the events suite and the API's reads and writes.
+SCALE_PGBOUNCER_TESTS ?= tests/scale/test_pooler.py tests/e2e tests/events \
+  tests/businessobjects/test_api.py tests/extensions/test_api_values.py \
+  tests/extensions/test_index_walk.py tests/audit/test_history_api.py
+SCALE_REPLICA_URL = $(shell echo '$(TEST_DATABASE_URL)' | \
+  sed -E 's#@[^/]+/#@127.0.0.1:$(SCALE_REPLICA_PORT)/#')
+
+test-scale: install-dev test-cluster
+	DATABASE_URL=$(TEST_DATABASE_URL) DATABASE_REPLICA_URL=$(SCALE_REPLICA_URL) \
+	  REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest tests/scale/test_replica.py $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+	  $(BIN)/python -m tests.scale.engines pgbouncer --port $(SCALE_PGBOUNCER_PORT) -- \
+	  $(BIN)/pytest $(SCALE_PGBOUNCER_TESTS) $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) MERP_TEST_LOAD=1 \
+	  MERP_LOAD_REDIS_URL=$(SCALE_LOAD_REDIS_URL) MERP_LOAD_USERS=$(SCALE_LOAD_USERS) \
+	  MERP_LOAD_SECONDS=$(SCALE_LOAD_SECONDS) MERP_LOAD_WEB_PORT=$(SCALE_LOAD_WEB_PORT) \
+	  MERP_LOAD_PGBOUNCER_PORT=$(SCALE_LOAD_PGBOUNCER_PORT) \
+	  MERP_LOAD_REPLICA_PORT=$(SCALE_LOAD_REPLICA_PORT) \
+	  MERP_LOAD_REPLICA_PGBOUNCER_PORT=$(SCALE_LOAD_REPLICA_PGBOUNCER_PORT) \
+	  $(BIN)/pytest -s tests/scale/test_load.py $(PYTEST_ARGS)

@@ -60,6 +60,22 @@ DEFAULTS = {
     # Seconds before a forwarding task tries again when rows were held back
     # behind another relay.
     "EVENT_DEFERRED_RETRY_SECONDS": 1,
+    # Read replica (DATABASE_REPLICA_URL, businessobjects.routing): the seconds at
+    # most that a client that wrote reads from the primary until the replica has
+    # replayed its write; API actions served from the replica; models always read
+    # from the primary (credentials: a revoked token must not live on in a lagging
+    # replica; definitions: the cache must not keep a replica's older copy).
+    "REPLICA_PIN_SECONDS": 10,
+    "REPLICA_ACTIONS": ("list", "history"),
+    "REPLICA_PRIMARY_MODELS": (
+        "auth.user",
+        "authtoken.token",
+        "sessions.session",
+        "contenttypes.contenttype",
+        "businessobjects.company",
+        "businessobjects.membership",
+        "extensions.fielddefinition",
+    ),
     # Default and maximum page size of list endpoints.
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 500,

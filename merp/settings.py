@@ -52,6 +52,13 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "businessobjects.middleware.RequestContextMiddleware",
+    # Only with DATABASE_REPLICA_URL: list reads on the replica, a writer's next
+    # reads on the primary (docs/scaling.md#read-replica).
+    *(
+        ["businessobjects.routing.ReplicaRoutingMiddleware"]
+        if env("DATABASE_REPLICA_URL", default="")
+        else []
+    ),
     "audit.middleware.ChangeReasonMiddleware",
     # Last, as django-axes asks: turns an admin login lockout into its page.
     "axes.middleware.AxesMiddleware",
@@ -79,6 +86,34 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A streaming replica of the primary (docs/scaling.md#read-replica): list,
+# history, audit and event reads of the API go there, except for a client that
+# has just written (businessobjects.routing). Unset: one database, as before.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"].setdefault(
+        "CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"]
+    )
+    # In tests the replica serves the test database the primary creates (the
+    # streaming replica copies the whole cluster): same NAME, its own HOST/PORT.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["businessobjects.routing.ReplicaRouter"]
+# DATABASE_POOLER=pgbouncer: DATABASE_URL (and DATABASE_REPLICA_URL) point at
+# PgBouncer in transaction pooling mode, where consecutive transactions of one
+# connection may run on different server connections: no server-side cursors
+# (they live across transactions) and no prepared statements (psycopg's are per
+# server connection; PgBouncer < 1.21 cannot track them).
+DATABASE_POOLER = env("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER must be empty or pgbouncer, not {DATABASE_POOLER!r}"
+    )
+if DATABASE_POOLER:
+    for _database in DATABASES.values():
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+        _database["OPTIONS"]["server_side_binding"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
