@@ -6,14 +6,24 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from businessobjects.api.serializers import StrictInputMixin
 from businessobjects.params import boolean_param, parse_text
 
 from . import undo
 from .api import IsCompanyAdmin
 
 
-class UndoRequestSerializer(serializers.Serializer):
-    correlation_id = serializers.CharField(
+class TextField(serializers.CharField):
+    """Text only: DRF's CharField would read the number 42 as "42"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UndoRequestSerializer(StrictInputMixin, serializers.Serializer):
+    correlation_id = TextField(
         max_length=100, help_text="The correlation id whose changes to undo."
     )
 
@@ -44,6 +54,10 @@ class UndoResultSerializer(serializers.Serializer):
     steps = UndoStepSerializer(many=True)
 
 
+class MayUndo(IsCompanyAdmin):
+    message = "Only company admins may undo changes."
+
+
 class UndoView(APIView):
     """Undo every change one correlation id made in the active company.
 
@@ -57,7 +71,7 @@ class UndoView(APIView):
     plan and writes nothing.
     """
 
-    permission_classes = [IsCompanyAdmin]
+    permission_classes = [MayUndo]
 
     @extend_schema(
         request=UndoRequestSerializer,
@@ -80,6 +94,11 @@ class UndoView(APIView):
         },
     )
     def post(self, request):
+        unknown = sorted(set(request.query_params) - {"dry_run", "format"})
+        if unknown:
+            raise exceptions.ValidationError(
+                {key: [f"Unknown parameter '{key}'."] for key in unknown}
+            )
         dry_run = boolean_param(request.query_params, "dry_run", default=False)
         body = UndoRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)

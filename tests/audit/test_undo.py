@@ -289,10 +289,9 @@ def test_other_companies_and_members_cannot_undo(
     missing = api(admin_b, company_b).post(UNDO, {"correlation_id": "nothing"})
     assert other.status_code == missing.status_code == 404
     assert other.json() == missing.json()
-    assert (
-        api(member_a, company_a).post(UNDO, {"correlation_id": "c-a"}).status_code
-        == 403
-    )
+    refused = api(member_a, company_a).post(UNDO, {"correlation_id": "c-a"})
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": "Only company admins may undo changes."}
     assert snapshot() == before
 
 
@@ -314,6 +313,30 @@ def test_bad_input_is_a_400_naming_the_field(client_a):
     assert response.status_code == 400 and "dry_run" in response.json()
     response = client_a.post(UNDO, {"correlation_id": "a\x00b"}, format="json")
     assert response.status_code == 400 and "correlation_id" in response.json()
+
+
+def test_undo_refuses_what_it_would_otherwise_ignore(client_a, company_a):
+    """Not text, unknown fields and unknown parameters: a 400, never guessed."""
+    partner = create_partner(company_a, "42")
+    before = snapshot()
+    # A number is not a correlation id (DRF's CharField would read it as "42").
+    response = client_a.post(UNDO, {"correlation_id": 42}, format="json")
+    assert response.status_code == 400
+    assert "correlation_id" in response.json()
+    # A typo beside the id (dryrun for ?dry_run=) must not undo for real.
+    response = client_a.post(
+        UNDO, {"correlation_id": "42", "dryrun": True}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"dryrun": ["Unknown field."]}
+    response = client_a.post(UNDO + "?dryrun=true", {"correlation_id": "42"})
+    assert response.status_code == 400 and "dryrun" in response.json()
+    response = client_a.post(
+        UNDO + "?as_of=2025-01-01&dry_run=true", {"correlation_id": "42"}
+    )
+    assert response.status_code == 400 and "as_of" in response.json()
+    assert snapshot() == before
+    assert Partner.objects.filter(pk=partner.pk).exists()
 
 
 def test_undo_of_an_undo_redoes(client_a, company_a, fake_extensions):
