@@ -86,6 +86,14 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# SQLite (make run): the server and, in Redis mode, the Celery worker write to
+# the same file. A deferred transaction that reads before it writes (every
+# service call, an undo) fails at once with "database is locked" when the other
+# wrote meanwhile; BEGIN IMMEDIATE takes the write lock first and waits instead.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "transaction_mode", "IMMEDIATE"
+    )
 # A streaming replica of the primary (docs/scaling.md#read-replica): list,
 # history, audit and event reads of the API go there, except for a client that
 # has just written (businessobjects.routing). Unset: one database, as before.
