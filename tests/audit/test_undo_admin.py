@@ -88,3 +88,25 @@ def test_members_cannot_reach_it(member_a, company_a):
     renamed(company_a, "req-1")
     response = logged_in(member_a).get(f"/admin/audit/undo/{company_a.pk}/req-1/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_log_and_plan_show_values_for_people(admin_a, company_a):
+    """Labels, typed values and "(empty)", as on the history page: no Python reprs."""
+    with context.use_context(correlation_id="req-new"):
+        partner = services.create(
+            Partner, data={"name": "Acme", "is_active": True}, company=company_a
+        )
+    with context.use_context(correlation_id="req-off"):
+        services.update(partner, data={"is_active": False, "phone": "+1 555"})
+    client = logged_in(admin_a)
+
+    log = client.get("/admin/audit/log/").content.decode()
+    for raw in ("None", "True", "False", "company:", "is_active:"):
+        assert raw not in log
+    assert "Is active:" in log and "Yes" in log and "No" in log
+    assert "(empty)" in log
+
+    plan = client.get(f"/admin/audit/undo/{company_a.pk}/req-off/").content.decode()
+    for raw in ("None", "True", "False", ">is_active<"):
+        assert raw not in plan
+    assert "(empty)" in plan and "Yes" in plan
