@@ -208,3 +208,22 @@ def test_history_is_rendered_for_people(client, admin_a, company_a):
     changes = {c.label: (c.old, c.new) for c in preview.context["changes"]}
     assert changes["Employees"] == ("12", "(empty)")
     assert changes["Phone"] == ("555", "(empty)")
+
+
+def test_a_deletion_lists_the_values_removed_without_a_dangling_arrow(
+    client, admin_a, company_a
+):
+    """A creation shows "Name: Acme", so a deletion shows "Name: Acme", not
+    "Name: Acme ->" pointing at nothing."""
+    import re
+
+    client.force_login(admin_a)
+    partner = services.create(Partner, data={"name": "Gone"}, company=company_a)
+    services.delete(partner)
+    html = client.get(history_url(partner)).content.decode()
+    items = [
+        re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", item)).strip()
+        for item in re.findall(r"<li>(.*?)</li>", html, re.S)
+        if "Name:" in item
+    ]
+    assert items == ["Name: Gone", "Name: Gone"]  # the deletion, the creation
