@@ -21,6 +21,7 @@ from extensions.filters import EXT_PREFIX, apply_filters
 from . import asof
 
 PARAM = "as_of"
+_HISTORY_COLUMNS = {"pk": "id", "updated_at": "history_date"}
 DESCRIPTION = (
     "Read the object (or list) as it was at this instant, from the audit "
     "history: ISO 8601 date or datetime (UTC if no offset). Custom fields as "
@@ -118,8 +119,10 @@ class AsOfMixin:
                         ]
                     }
                 )
-            # The history row's pk is history_id; the object's is id.
-            ordering.append(term.replace("pk", "id") if name == "pk" else term)
+            # The history row's pk is history_id (the object's is id), and it
+            # has no updated_at: the state's updated_at is the entry's time.
+            column = _HISTORY_COLUMNS.get(name, name)
+            ordering.append(term.replace(name, column))
         if not any(term.lstrip("-") == "id" for term in ordering):
             ordering.append("-id")
         return ordering

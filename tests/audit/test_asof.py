@@ -129,6 +129,28 @@ def test_list_as_of_filters_search_and_pagination(
     assert live["count"] == 4
 
 
+def test_as_of_orders_by_every_field_the_live_list_orders_by(client_a, make_partner):
+    """updated_at is not a history column: as of, it is the entry's time."""
+    first, second = make_partner("First"), make_partner("Second")
+    services.update(first, data={"phone": "+1 555"})  # now updated last
+    moment = timezone.now()
+    services.update(second, data={"phone": "+1 556"})  # after the moment
+
+    for term, expected in (
+        ("-updated_at", [first, second]),
+        ("updated_at", [second, first]),
+        ("-created_at", [second, first]),
+        ("-version", [first, second]),
+    ):
+        response = client_a.get(
+            "/api/partners/", {"as_of": at(moment), "ordering": term}
+        )
+        assert response.status_code == 200, (term, response.content)
+        assert [r["id"] for r in response.json()["results"]] == [
+            p.pk for p in expected
+        ], term
+
+
 def test_ext_filter_reads_the_value_then_not_an_older_or_newer_one(
     client_a, make_partner, fake_extensions
 ):
