@@ -82,6 +82,11 @@ class HistoryMixin:
         # refuses) cannot name a row.
         if not is_id(pk):
             raise Http404
+        unknown = sorted(set(request.query_params) - _PAGING)
+        if unknown:  # ?as_of= above all: ignored, it would answer all history
+            raise exceptions.ValidationError(
+                {key: [f"Unknown parameter '{key}'."] for key in unknown}
+            )
         records = selectors.object_history(
             self.registration.model, company=request.company, pk=int(pk)
         )

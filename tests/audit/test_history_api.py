@@ -125,3 +125,17 @@ def test_a_history_page_costs_a_constant_number_of_queries(
 
     assert queries("page_size=2") == queries("page_size=25")
     assert queries("cursor=&page_size=2") == queries("cursor=&page_size=25")
+
+
+def test_unknown_parameters_are_a_400_not_ignored(api, member_a, make_partner):
+    """?as_of= reads the object then; on its history it would be ignored silently
+    (the whole history answered as if it were the history up to then)."""
+    partner = make_partner()
+    client = api(member_a)
+    url = f"/api/partners/{partner.pk}/history/"
+    response = client.get(url, {"as_of": "2025-01-01"})
+    assert response.status_code == 400
+    assert response.json() == {"as_of": ["Unknown parameter 'as_of'."]}
+    assert client.get(url, {"changed_after": "2025-01-01"}).status_code == 400
+    assert client.get(url, {"page_size": "1", "page": "1"}).status_code == 200
+    assert client.get(url, {"cursor": "", "format": "json"}).status_code == 200
