@@ -18,7 +18,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from businessobjects import context
 from businessobjects.models import BusinessObject
@@ -351,6 +351,8 @@ def undo(*, company, correlation_id: str, user=None, dry_run: bool = False) -> U
     from businessobjects import services
 
     with transaction.atomic():
+        if not dry_run:
+            _serialize(company, correlation_id)
         plan = undo_plan(company=company, correlation_id=correlation_id)
         if plan.conflicts:
             raise UndoConflict(plan.conflicts)
@@ -370,6 +372,20 @@ def undo(*, company, correlation_id: str, user=None, dry_run: bool = False) -> U
                 _apply(services, step, company=company, user=user, reason=plan.reason)
         plan.undo_correlation_id = own
     return plan
+
+
+def _serialize(company, correlation_id: str) -> None:
+    """Wait for a concurrent undo of the same request (a double click, a retried
+    call) to commit, so that this one plans after it: its changes are then later
+    changes (a 409), not a 500 on an object it deleted meanwhile. SQLite's
+    transactions (BEGIN IMMEDIATE) are serialized already."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"merp-undo:{company.pk}:{correlation_id}"],
+        )
 
 
 def _apply(services, step: Step, *, company, user, reason: str) -> None:
