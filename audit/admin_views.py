@@ -58,13 +58,13 @@ def audit_log(request):
             pk__in={row["history_user_id"] for row in page if row["history_user_id"]}
         ).values_list("pk", User.USERNAME_FIELD)
     )
-    renderer = _Renderers(company)
+    shown = _Renderers(company)
     rows = [
         {
             **row,
             "action": _ACTIONS[row["history_type"]],
             "user": users.get(row["history_user_id"], ""),
-            "changes": renderer(row["object_type"]).rows(
+            "changes": shown(row["object_type"]).rows(
                 row["changes"], row["history_type"]
             ),
             "undo_url": reverse(
@@ -116,7 +116,7 @@ def undo_request(request, company_id, correlation_id: str):
         raise Http404 from None
     except undo.UndoConflict as exc:
         plan, conflicts = None, exc.conflicts
-    renderer = _Renderers(company)
+    shown = _Renderers(company)
     context = {
         **admin.site.each_context(request),
         "title": f"Undo request {correlation_id}",
@@ -125,7 +125,8 @@ def undo_request(request, company_id, correlation_id: str):
         "steps": [
             {
                 **step.as_dict(),
-                "changes": renderer(step.object_type).rows(step.changes),
+                # Read as "now -> after the undo", like a change set.
+                "changes": shown(step.object_type).rows(step.changes),
             }
             for step in (plan.steps if plan else [])
         ],
@@ -135,16 +136,16 @@ def undo_request(request, company_id, correlation_id: str):
     return TemplateResponse(request, "audit/undo_confirm.html", context)
 
 
-class _Renderers:
-    """One ``audit.display.ChangeRenderer`` per object type of ``company``:
-    labels, typed values and "(empty)", as on the history page."""
+class _Renderers(dict):
+    """One ``ChangeRenderer`` per object type of a page (labels, values by type,
+    "(empty)"; the history page's rendering)."""
 
     def __init__(self, company):
+        super().__init__()
         self.company = company
-        self._by_type: dict[str, ChangeRenderer] = {}
 
     def __call__(self, object_type: str) -> ChangeRenderer:
-        if object_type not in self._by_type:
+        if object_type not in self:
             model = get_registration(object_type).model
-            self._by_type[object_type] = ChangeRenderer(model, self.company.pk)
-        return self._by_type[object_type]
+            self[object_type] = ChangeRenderer(model, self.company.pk)
+        return self[object_type]
