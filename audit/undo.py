@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 
 from businessobjects import context
+from businessobjects.exceptions import ObjectNotFound, VersionConflict
 from businessobjects.models import BusinessObject
 from businessobjects.registry import registrations
 from businessobjects.representation import represent
@@ -63,6 +64,9 @@ class Step:
     restore: dict = field(default_factory=dict)
     # Newest history row of the undone correlation id: steps run newest first.
     order: tuple = ()
+    # update/delete: the object's version when planned; the write is refused
+    # (and the undo planned again) if a concurrent change moved it since.
+    expected_version: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -125,12 +129,23 @@ def undo_plan(*, company, correlation_id: str) -> UndoPlan:
             by_object[row.id].append(row)
         found = found or bool(by_object)
         later = _later_rows(history, by_object, correlation_id)
+        versions = _versions_now(registration.model, company_id, by_object)
         for object_id, own in by_object.items():
             _plan_object(plan, registration, history, object_id, own, later[object_id])
+            if plan.steps and plan.steps[-1].object_id == object_id:
+                plan.steps[-1].expected_version = versions.get(object_id)
     if not found:
         raise NothingToUndo(correlation_id)
     plan.steps.sort(key=lambda step: step.order, reverse=True)
     return plan
+
+
+def _versions_now(model, company_id: int, by_object: dict) -> dict[int, int]:
+    """The live versions of the objects to undo: one query per object type."""
+    if not by_object:
+        return {}
+    live = model.objects.for_company(company_id).filter(pk__in=list(by_object))
+    return dict(live.values_list("pk", "version"))
 
 
 def _later_rows(history, by_object: dict, correlation_id: str) -> dict:
@@ -348,6 +363,30 @@ def undo(*, company, correlation_id: str, user=None, dry_run: bool = False) -> U
 
     Raises ``NothingToUndo`` or ``UndoConflict`` (nothing written then).
     """
+    moved = None
+    for _attempt in range(2):
+        try:
+            return _undo_once(
+                company=company,
+                correlation_id=correlation_id,
+                user=user,
+                dry_run=dry_run,
+            )
+        except _Moved as exc:
+            # A concurrent write changed or deleted an object between the plan
+            # and the write (nothing was written): plan again, which sees it as
+            # a later change (a 409 naming it) or finds nothing in the way.
+            moved = exc
+    raise UndoConflict([moved.conflict])
+
+
+class _Moved(Exception):
+    def __init__(self, step: Step):
+        super().__init__(step.object_id)
+        self.conflict = Conflict(step.object_type, step.object_id, "*", "")
+
+
+def _undo_once(*, company, correlation_id: str, user, dry_run: bool) -> UndoPlan:
     from businessobjects import services
 
     with transaction.atomic():
@@ -402,14 +441,27 @@ def _apply(services, step: Step, *, company, user, reason: str) -> None:
             **step.restore,
         )
         return
-    instance = model.objects.for_company(company).get(pk=step.object_id)
-    if step.action == "delete":
-        services.delete(instance, user=user, reason=reason)
-    else:
-        services.update(
-            instance,
-            data=step.data,
-            extensions=step.extensions or None,
-            user=user,
-            reason=reason,
-        )
+    instance = model.objects.for_company(company).filter(pk=step.object_id).first()
+    if instance is None:
+        raise _Moved(step)
+    # Checked under the row lock the write takes: a change committed since the
+    # plan is never overwritten.
+    try:
+        if step.action == "delete":
+            services.delete(
+                instance,
+                expected_version=step.expected_version,
+                user=user,
+                reason=reason,
+            )
+        else:
+            services.update(
+                instance,
+                data=step.data,
+                extensions=step.extensions or None,
+                expected_version=step.expected_version,
+                user=user,
+                reason=reason,
+            )
+    except (VersionConflict, ObjectNotFound):
+        raise _Moved(step) from None
