@@ -377,6 +377,17 @@ def test_delete_page_counts_values_and_purge_is_separate(
     assert not ExtensionValue.objects.exists()
 
 
+def test_delete_and_purge_pages_count_in_the_singular(
+    admin_client_a, company_a, define, partner
+):
+    definition = define(company_a, "tier", "string")
+    partner(company_a, extensions={"tier": "gold"})
+    delete = admin_client_a.get(f"{DEFS}{definition.pk}/delete/").content.decode()
+    assert "holds 1 value on 1 object," in delete
+    purge = admin_client_a.get(f"{DEFS}{definition.pk}/purge/").content.decode()
+    assert "destroys its 1 value on 1 object " in purge
+
+
 def test_other_company_cannot_purge(client, admin_b, company_a, define, partner):
     definition = define(company_a, "tier", "string")
     partner(company_a, extensions={"tier": "gold"})
