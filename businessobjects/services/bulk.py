@@ -16,7 +16,7 @@ from ..exceptions import (
     VersionConflict,
 )
 from ..models import BusinessObject
-from ..representation import represent
+from ..representation import represent, represent_many
 from .steps import (
     company_or_context,
     diff,
@@ -79,9 +79,9 @@ def bulk_create(
                     params={"start": start, "end": end, "error": exc},
                 )
                 raise ValidationError({"rows": [error]}) from exc
-            payloads = [
-                represent(instance, staged.values) for instance, staged in chunk
-            ]
+            payloads = represent_many(
+                model, instances, [staged.values for _, staged in chunk]
+            )
             changes = [
                 diff({}, payload) | ext_changes(staged)
                 for payload, (_, staged) in zip(payloads, chunk, strict=True)
