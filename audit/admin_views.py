@@ -17,11 +17,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from businessobjects.admin_scoping import is_admin_user, scoped_company_ids
-from businessobjects.display import json_display
 from businessobjects.models import Company
 from businessobjects.params import is_id, unsafe_text
+from businessobjects.registry import get_registration
 
 from . import selectors, undo
+from .display import ChangeRenderer
 
 _ACTIONS = {"+": "created", "~": "updated", "-": "deleted"}
 PAGE = 50
@@ -57,12 +58,15 @@ def audit_log(request):
             pk__in={row["history_user_id"] for row in page if row["history_user_id"]}
         ).values_list("pk", User.USERNAME_FIELD)
     )
+    shown = _Renderers(company)
     rows = [
         {
             **row,
             "action": _ACTIONS[row["history_type"]],
             "user": users.get(row["history_user_id"], ""),
-            "changes": sorted((row["changes"] or {}).items()),
+            "changes": shown(row["object_type"]).rows(
+                row["changes"], row["history_type"]
+            ),
             "undo_url": reverse(
                 "merp-admin-undo", args=(company.pk, row["correlation_id"])
             )
@@ -112,6 +116,7 @@ def undo_request(request, company_id, correlation_id: str):
         raise Http404 from None
     except undo.UndoConflict as exc:
         plan, conflicts = None, exc.conflicts
+    shown = _Renderers(company)
     context = {
         **admin.site.each_context(request),
         "title": f"Undo request {correlation_id}",
@@ -120,10 +125,8 @@ def undo_request(request, company_id, correlation_id: str):
         "steps": [
             {
                 **step.as_dict(),
-                "changes": [
-                    (name, _shown(c.get("old")), _shown(c.get("new")))
-                    for name, c in sorted(step.changes.items())
-                ],
+                # Read as "now -> after the undo", like a change set.
+                "changes": shown(step.object_type).rows(step.changes),
             }
             for step in (plan.steps if plan else [])
         ],
@@ -133,5 +136,16 @@ def undo_request(request, company_id, correlation_id: str):
     return TemplateResponse(request, "audit/undo_confirm.html", context)
 
 
-def _shown(value):
-    return json_display(value) if isinstance(value, dict | list) else value
+class _Renderers(dict):
+    """One ``ChangeRenderer`` per object type of a page (labels, values by type,
+    "(empty)"; the history page's rendering)."""
+
+    def __init__(self, company):
+        super().__init__()
+        self.company = company
+
+    def __call__(self, object_type: str) -> ChangeRenderer:
+        if object_type not in self:
+            model = get_registration(object_type).model
+            self[object_type] = ChangeRenderer(model, self.company.pk)
+        return self[object_type]

@@ -88,3 +88,32 @@ def test_members_cannot_reach_it(member_a, company_a):
     renamed(company_a, "req-1")
     response = logged_in(member_a).get(f"/admin/audit/undo/{company_a.pk}/req-1/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_log_and_plan_read_like_the_history_page(admin_a, company_a):
+    """Labels, values by type and "(empty)" (audit.display), as on the history
+    page: not raw keys and blank cells."""
+    from extensions import services as ext
+
+    ext.definition_create(
+        company=company_a,
+        model=Partner,
+        name="vip",
+        label="VIP customer",
+        field_type="boolean",
+    )
+    with context.use_context(correlation_id="setup"):
+        partner = services.create(Partner, data={"name": "Acme"}, company=company_a)
+    with context.use_context(correlation_id="req-9"):
+        services.update(partner, data={"phone": "+1 555"}, extensions={"vip": True})
+    client = logged_in(admin_a)
+
+    log = client.get("/admin/audit/log/").content.decode()
+    assert "VIP customer:" in log and "Yes" in log
+    assert 'title="extensions.vip"' in log
+    assert "(empty)" in log  # the phone before req-9
+
+    plan = client.get(f"/admin/audit/undo/{company_a.pk}/req-9/").content.decode()
+    assert "VIP customer" in plan and "Phone" in plan
+    # After the undo the phone is empty again and the flag unset: shown, not blank.
+    assert plan.count("(empty)") == 2
