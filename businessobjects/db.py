@@ -217,16 +217,33 @@ def _copyable(model) -> bool:
     return isinstance(opts.pk, AutoFieldMixin) and not opts.parents
 
 
-def _copy(connection, model, fields: list, rows: list[list]) -> None:
+def _copy(connection, model, fields: list, rows: list) -> None:
     adapters = [adapter(field, connection) for field in fields]
+    # Columns whose values all pass unchanged (one set of types per column) are
+    # sent as they are; only the others are converted, value by value. Calling
+    # an adapter for each of the ~50 values of a row was the largest share of
+    # the Python time of a bulk create.
+    convert = [
+        (i, a)
+        for i, a in enumerate(adapters)
+        if a.plain is None or not {type(row[i]) for row in rows} <= a.plain
+    ]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
     sql += "FROM STDIN"
     started = time.monotonic()
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row([a(v) for a, v in zip(adapters, row, strict=True)])
+            write_row = copy.write_row
+            if not convert:
+                for row in rows:
+                    write_row(row)
+            else:
+                for row in rows:
+                    row = list(row)
+                    for i, a in convert:
+                        row[i] = a(row[i])
+                    write_row(row)
     if connection.queries_logged:
         # COPY bypasses Django's cursor wrapper; keep query counts honest.
         connection.queries_log.append(
@@ -239,7 +256,10 @@ def _copy(connection, model, fields: list, rows: list[list]) -> None:
 
 def adapter(field: models.Field, connection) -> Callable[[Any], Any]:
     """Return ``value -> database value`` for ``field``: ``get_db_prep_save``,
-    short-cut for values that Django's own field class would pass unchanged."""
+    short-cut for values that Django's own field class would pass unchanged.
+
+    The function's ``plain`` attribute is the set of value types (None's
+    included) it returns unchanged, or None when it must see every value."""
 
     def slow(value):
         return field.get_db_prep_save(value, connection)
@@ -250,11 +270,14 @@ def adapter(field: models.Field, connection) -> Callable[[Any], Any]:
         # foreign key's own conversion for the rest ("" is NULL, etc.).
         target = type(field.target_field)
         if target.get_db_prep_save is not models.Field.get_db_prep_save:
-            return slow
-        passes = _passes(target)
+            return _plain(slow, None)
+        passes, plain = _passes(target)
         if passes is None or passes is _aware:
-            return slow
-        return lambda value: value if value is None or passes(value) else slow(value)
+            return _plain(slow, None)
+        return _plain(
+            lambda value: value if value is None or passes(value) else slow(value),
+            plain,
+        )
     if cls.get_db_prep_save is models.JSONField.get_db_prep_save:
         if (
             cls.get_db_prep_value is models.JSONField.get_db_prep_value
@@ -271,13 +294,13 @@ def adapter(field: models.Field, connection) -> Callable[[Any], Any]:
                     return encode(value)
                 return slow(value)
 
-            return to_json
-        return slow
+            return _plain(to_json, None)
+        return _plain(slow, None)
     if cls.get_db_prep_save is not models.Field.get_db_prep_save:
-        return slow
-    passes = _passes(cls)
+        return _plain(slow, None)
+    passes, plain = _passes(cls)
     if passes is None:
-        return slow
+        return _plain(slow, None)
     if passes is _aware:
         # Naive datetimes get Django's warning and conversion (slow path).
         naive_ok = not settings.USE_TZ
@@ -288,7 +311,12 @@ def adapter(field: models.Field, connection) -> Callable[[Any], Any]:
     def fast(value):
         return value if value is None or passes(value) else slow(value)
 
-    return fast
+    return _plain(fast, plain)
+
+
+def _plain(function, types: frozenset | None):
+    function.plain = types
+    return function
 
 
 _JSON_TYPES = frozenset({dict, list, str, int, float, bool})
@@ -298,15 +326,18 @@ def _aware(value) -> bool:  # a marker: adapter() binds USE_TZ once per field
     raise NotImplementedError
 
 
-def _passes(cls) -> Callable[[Any], bool] | None:
-    """The plain values a Django field class stores unchanged, or None."""
-    for methods, check in _PASS_THROUGH:
+def _passes(cls) -> tuple[Callable[[Any], bool] | None, frozenset | None]:
+    """The plain values a Django field class stores unchanged (a check, and
+    the types every value of which passes, if any), or ``(None, None)``."""
+    for methods, check, types in _PASS_THROUGH:
         if all(getattr(cls, name) is getattr(owner, name) for name, owner in methods):
-            return check
-    return None
+            plain = None if types is None else frozenset({type(None), *types})
+            return check, plain
+    return None, None
 
 
-# (the conversion methods a field class must use unchanged, the values they pass).
+# (the conversion methods a field class must use unchanged, the values they
+# pass, the types all values of which pass).
 _PASS_THROUGH = [
     (
         [
@@ -315,6 +346,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.IntegerField),
         ],
         lambda v: type(v) is int,
+        {int},
     ),
     (
         [
@@ -323,6 +355,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", AutoFieldMixin),
         ],
         lambda v: type(v) is int,
+        {int},
     ),
     (
         [
@@ -331,6 +364,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.Field),
         ],
         lambda v: type(v) is str,
+        {str},
     ),
     (
         [
@@ -339,6 +373,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.Field),
         ],
         lambda v: type(v) is str,
+        {str},
     ),
     (
         [
@@ -347,6 +382,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.Field),
         ],
         lambda v: type(v) is bool,
+        {bool},
     ),
     (
         [
@@ -355,6 +391,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.DateTimeField),
         ],
         _aware,
+        None,  # aware ones only: each value is looked at
     ),
     (
         [
@@ -363,6 +400,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.DateField),
         ],
         lambda v: type(v) is date,
+        {date},
     ),
     (
         [
@@ -371,6 +409,7 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.DecimalField),
         ],
         lambda v: type(v) is decimal.Decimal and v.is_finite(),
+        None,  # finite ones only: each value is looked at
     ),
     (
         [
@@ -379,5 +418,6 @@ _PASS_THROUGH = [
             ("get_db_prep_value", models.UUIDField),
         ],
         lambda v: type(v) is uuid.UUID,
+        {uuid.UUID},
     ),
 ]

@@ -244,7 +244,8 @@ def prepare(model, company, incoming: dict | None, *, instance=None) -> Extensio
             stored = _load(company_id, model, [instance.pk], definitions)[instance.pk]
     before = _represent(definitions, stored)
     staged = ExtensionWrite(values=dict(before))
-    content_type = ContentType.objects.get_for_model(model)
+    # Only updates build rows here (a bulk create's rows are built per batch).
+    content_type = None if creating else ContentType.objects.get_for_model(model)
     by_name = {d.name: d for d in definitions}
     for name, value in cleaned.items():
         definition = by_name[name]

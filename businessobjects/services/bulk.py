@@ -16,7 +16,7 @@ from ..exceptions import (
     VersionConflict,
 )
 from ..models import BusinessObject
-from ..representation import represent
+from ..representation import represent, represent_many
 from .steps import (
     company_or_context,
     diff,
@@ -79,9 +79,9 @@ def bulk_create(
                     params={"start": start, "end": end, "error": exc},
                 )
                 raise ValidationError({"rows": [error]}) from exc
-            payloads = [
-                represent(instance, staged.values) for instance, staged in chunk
-            ]
+            payloads = represent_many(
+                model, instances, [staged.values for _, staged in chunk]
+            )
             changes = [
                 diff({}, payload) | ext_changes(staged)
                 for payload, (_, staged) in zip(payloads, chunk, strict=True)
@@ -97,10 +97,11 @@ def _validate_new_rows(model, company, user, rows) -> list[tuple]:
     """``(instance, staged values)`` per row; raise every row's errors at once."""
     errors: dict[int, Any] = {}
     cleaned: list[tuple[int, BO, Any, ValidationError | None]] = []
+    new_instance = _instance_factory(model, company, user)
     for index, row in enumerate(rows):
         row = dict(row)
         extensions = row.pop("extensions", None)
-        instance = model(company=company, created_by=user, updated_by=user)
+        instance = new_instance()
         try:
             assign(instance, row)
         except ValidationError as exc:
@@ -143,6 +144,28 @@ def _validate_new_rows(model, company, user, rows) -> list[tuple]:
     if errors:
         raise _row_errors(errors)
     return pending
+
+
+def _instance_factory(model, company, user):
+    """``model(company=company, created_by=user, updated_by=user)``, with the
+    relation descriptors' checks (type, database router) made once, not per
+    row: they were a quarter of building 10,000 instances."""
+    probe = model(company=company, created_by=user, updated_by=user)
+    names = ("company", "created_by", "updated_by")
+    ids = {
+        attname: getattr(probe, attname)
+        for attname in (model._meta.get_field(name).attname for name in names)
+    }
+    cached = dict(probe._state.fields_cache)
+    alias = probe._state.db
+
+    def new():
+        instance = model(**ids)
+        instance._state.db = alias
+        instance._state.fields_cache.update(cached)
+        return instance
+
+    return new
 
 
 def _row_errors(errors: dict[int, Any]) -> ValidationError:
