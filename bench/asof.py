@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from .harness import Report, p50, ratio
+from .harness import Report, member_of, p50, ratio
 
 COMPANIES = 100
 MAX_VALUE = 100_000
@@ -234,27 +234,6 @@ def dataset(size: int):
     return _seed(size)
 
 
-def _user(companies):
-    from django.contrib.auth import get_user_model
-
-    from businessobjects.models import Membership
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-asof")
-    have = set(
-        Membership.objects.filter(user=user, company__in=companies).values_list(
-            "company_id", flat=True
-        )
-    )
-    Membership.objects.bulk_create(
-        [
-            Membership(user=user, company=c, role="member")
-            for c in companies
-            if c.pk not in have
-        ]
-    )
-    return user
-
-
 def _cases(client: Client, moment) -> dict:
     def get(company, params: dict) -> list:
         response = client.get(
@@ -311,7 +290,7 @@ def run(argv: list[str]) -> dict:
                 _drop(size)
             companies, moment = dataset(size)
             client = Client()
-            client.force_login(_user(companies))
+            client.force_login(member_of(companies, "bench-asof"))
             cases = _cases(client, moment)
             rng = random.Random(f"asof-{size}")
             picks = [

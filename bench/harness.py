@@ -146,6 +146,28 @@ COMPANY_TABLES = (
 )
 
 
+def member_of(companies, username: str):
+    """The bench user ``username``, a member of every company in ``companies``."""
+    from django.contrib.auth import get_user_model
+
+    from businessobjects.models import Membership
+
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    have = set(
+        Membership.objects.filter(user=user, company__in=companies).values_list(
+            "company_id", flat=True
+        )
+    )
+    Membership.objects.bulk_create(
+        [
+            Membership(user=user, company=c, role="member")
+            for c in companies
+            if c.pk not in have
+        ]
+    )
+    return user
+
+
 def delete_companies(company_ids: list[int]) -> None:
     """Delete what a benchmark wrote for its companies (bench fixtures, so SQL)."""
     from django.db import connection, transaction

@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
-from .harness import Report, p50, ratio
+from .harness import Report, member_of, p50, ratio
 
 COMPANIES = 100
 PAGE = 50
@@ -257,27 +257,6 @@ def dataset(size: int) -> list:
     return _seed(size)
 
 
-def _user(companies):
-    from django.contrib.auth import get_user_model
-
-    from businessobjects.models import Membership
-
-    user, _ = get_user_model().objects.get_or_create(username="bench-list")
-    have = set(
-        Membership.objects.filter(user=user, company__in=companies).values_list(
-            "company_id", flat=True
-        )
-    )
-    Membership.objects.bulk_create(
-        [
-            Membership(user=user, company=c, role="member")
-            for c in companies
-            if c.pk not in have
-        ]
-    )
-    return user
-
-
 # -- timing --------------------------------------------------------------------
 
 
@@ -355,7 +334,7 @@ def run(argv: list[str]) -> dict:
                 _drop(size)
             companies = dataset(size)
             client = Client()
-            client.force_login(_user(companies))
+            client.force_login(member_of(companies, "bench-list"))
             cases = _cases(client)
             for mix, threshold_of in MIXES.items():
                 rng = random.Random(f"{size}-{mix}")
