@@ -406,7 +406,13 @@ def _tail(path: str, lines: int = 20) -> str:
     return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
 
 
+_signalled: list[int] = []
+
+
 def _terminate(signum, frame):
+    # Raised wherever the main thread is; if that is a finalizer, Python only
+    # prints the exception and goes on, so the rounds check the flag too.
+    _signalled.append(signum)
     raise SystemExit(128 + signum)
 
 
@@ -493,6 +499,8 @@ def interleave(
     samples: dict[str, list[float]] = {name: [] for name in cases}
     names = list(cases)
     for index in range(rounds + warmup):
+        if _signalled:
+            raise SystemExit(128 + _signalled[0])
         rng.shuffle(names)
         args = args_of(index) if args_of else ()
         for name in names:
